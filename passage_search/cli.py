@@ -1,0 +1,124 @@
+"""The command line: ``passage-search build`` and ``passage-search search``.
+
+Only argparse and the standard library are imported at the top, so ``--help`` is instant; the model
+stack is imported by the command that needs it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from . import __version__
+from .errors import PassageSearchError
+
+EXIT_OK, EXIT_USER_ERROR = 0, 1
+
+
+def _add_build(sub: argparse._SubParsersAction, corpus: Path, out: Path) -> None:
+    p = sub.add_parser("build", help="index a corpus folder or file", description="Index a corpus.")
+    add_build_arguments(p, corpus, out)
+    p.set_defaults(func=cmd_build)
+
+
+def add_build_arguments(p: argparse.ArgumentParser, corpus: Path, out: Path) -> None:
+    p.add_argument("--corpus", type=Path, default=corpus, help=f"folder or file to index (default: {corpus})")
+    p.add_argument("--out", type=Path, default=out, help=f"index folder to write (default: {out})")
+    p.add_argument("--model", default=None, help="local sentence-transformers folder (default: all-MiniLM-L6-v2)")
+    p.add_argument("--no-headings", action="store_true", help="embed passage text without its heading path")
+    p.add_argument("--query-prefix", default="", help="text put before every question (e.g. 'query: ')")
+    p.add_argument("--passage-prefix", default="", help="text put before every passage (e.g. 'passage: ')")
+    p.add_argument("--if-stale", action="store_true", help="do nothing if the index is up to date")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+
+
+def _add_search(sub: argparse._SubParsersAction, out: Path) -> None:
+    p = sub.add_parser("search", help="search an index", description="Search an index for a question.")
+    p.add_argument("question", help="the question, in quotes")
+    p.add_argument("-k", type=int, default=5, help="how many passages to show (default: 5)")
+    p.add_argument("--index", type=Path, default=out, help=f"index folder (default: {out})")
+    p.add_argument("--model", default=None, help="model folder (default: the one the index was built with)")
+    p.add_argument("--json", action="store_true", help="print the hits as JSON")
+    p.set_defaults(func=cmd_search)
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    from .build import build_index, staleness
+
+    if args.if_stale:
+        from .embedder import SentenceTransformerEmbedder
+
+        fingerprint = SentenceTransformerEmbedder(args.model).fingerprint
+        why = staleness(args.corpus, args.out, model_fingerprint=fingerprint)
+        if why is None:
+            print(f"The index at {args.out} is up to date with {args.corpus}.")
+            return EXIT_OK
+        print(f"Building the index because {why}.", file=sys.stderr)
+    result = build_index(
+        args.corpus,
+        args.out,
+        model=args.model,
+        embed_headings=not args.no_headings,
+        query_prefix=args.query_prefix,
+        passage_prefix=args.passage_prefix,
+        progress=not args.quiet,
+    )
+    for name, reason in result.skipped:
+        print(f"skipped {name}: {reason}", file=sys.stderr)
+    docs = f"{result.documents} document{'s' if result.documents != 1 else ''}"
+    print(
+        f"Indexed {docs} into {result.passages} passages in {result.seconds:.1f} s "
+        f"({len(result.skipped)} files skipped) -> {args.out}"
+    )
+    return EXIT_OK
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    from .searcher import Searcher, clean_query
+
+    clean_query(args.question)  # refuse an empty question before spending seconds on loading the model
+    hits = Searcher(args.index, model=args.model).search(args.question, k=args.k)
+    if args.json:
+        print(json.dumps([h.to_json() for h in hits], ensure_ascii=False, indent=2))
+        return EXIT_OK
+    if not hits:
+        print("No passages found.")
+    for hit in hits:
+        p = hit.passage
+        print(f"{hit.rank}. [{hit.score:.3f}] {p.breadcrumb}")
+        for line in p.text.splitlines():
+            print(f"   {line}" if line.strip() else "")
+        print(f"   Source: {p.publisher + ', ' if p.publisher else ''}{p.source}\n")
+    return EXIT_OK
+
+
+def parser(corpus: Path = Path("corpus"), out: Path = Path("index")) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="passage-search", description="Search patient-information passages.")
+    p.add_argument("--version", action="version", version=f"passage-search {__version__}")
+    sub = p.add_subparsers(dest="command", required=True)
+    _add_build(sub, corpus, out)
+    _add_search(sub, out)
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run a parsed command, turning library errors into one sentence on stderr."""
+    try:
+        return int(args.func(args))
+    except PassageSearchError as exc:
+        print(f"passage-search: {exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print("passage-search: interrupted.", file=sys.stderr)
+        return 130
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return run(parser().parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

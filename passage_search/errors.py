@@ -1,0 +1,27 @@
+"""Errors the entry points turn into one sentence for the user."""
+
+from __future__ import annotations
+
+
+class PassageSearchError(Exception):
+    """Base class: the message is a complete sentence that says what to do."""
+
+
+class CorpusError(PassageSearchError):
+    """The corpus cannot be read or holds nothing to index."""
+
+
+class IndexNotFoundError(PassageSearchError):
+    """No index where one was expected."""
+
+
+class IndexMismatchError(PassageSearchError):
+    """The index on disk does not fit the configured model, format or itself."""
+
+
+class ModelError(PassageSearchError):
+    """The embedding model cannot be loaded."""
+
+
+class QueryError(PassageSearchError):
+    """The question cannot be searched as given."""

@@ -1,0 +1,190 @@
+"""The index on disk: a folder of plain files with a versioned manifest.
+
+    index/
+      current -> gen-20261127T101500-1234   (a symlink, swapped in one rename when a build finishes)
+      gen-.../manifest.json                 format version, model, dimension, counts, fingerprints
+      gen-.../vectors.faiss                 the FAISS index; row i is passage i
+      gen-.../passages.jsonl                one passage a line, in row order
+
+A reader always sees a whole generation: a build writes a new folder and only then points
+``current`` at it, so a build that dies midway leaves the previous index untouched.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from . import __version__
+from .errors import IndexMismatchError, IndexNotFoundError
+from .passage import Passage
+
+if TYPE_CHECKING:
+    import faiss
+
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+VECTORS = "vectors.faiss"
+PASSAGES = "passages.jsonl"
+CURRENT = "current"
+BUILD_HINT = "python build_index.py"
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    name: str
+    fingerprint: str
+    dimension: int
+    max_tokens: int
+    path: str = ""
+
+
+@dataclass(frozen=True)
+class Manifest:
+    model: ModelInfo
+    passage_count: int
+    document_count: int
+    corpus_fingerprint: str
+    corpus: str = ""
+    embed_headings: bool = True
+    query_prefix: str = ""
+    passage_prefix: str = ""
+    normalized: bool = True
+    metric: str = "inner_product"
+    index_type: str = "flat"
+    format_version: int = FORMAT_VERSION
+    package_version: str = __version__
+    created: str = field(default_factory=lambda: time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+    files: dict[str, str] = field(default_factory=lambda: {"vectors": VECTORS, "passages": PASSAGES})
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Manifest:
+        fields = dict(data)
+        fields["model"] = ModelInfo(**fields["model"])
+        known = set(cls.__dataclass_fields__)
+        return cls(**{k: v for k, v in fields.items() if k in known})
+
+
+@dataclass
+class LoadedIndex:
+    path: Path
+    manifest: Manifest
+    passages: list[Passage]
+    vectors: faiss.Index
+
+
+def resolve(root: Path) -> Path:
+    """The generation folder that ``root`` (an index folder, or one generation) stands for."""
+    if (root / MANIFEST).is_file():
+        return root
+    current = root / CURRENT
+    if current.is_symlink() or current.exists():
+        return current.resolve()
+    raise IndexNotFoundError(f"No index found at {root}; build it with: {BUILD_HINT}")
+
+
+def write_index(root: Path, manifest: Manifest, passages: list[Passage], vectors: np.ndarray) -> Path:
+    """Write a new generation under ``root`` and make it current in one atomic rename."""
+    import faiss  # imported here: loading the FAISS library is not free and --help must stay instant
+
+    if len(passages) != len(vectors):
+        raise ValueError(f"{len(passages)} passages but {len(vectors)} vectors")
+    root.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
+    gen = root / f"gen-{stamp}-{os.getpid()}-{time.monotonic_ns() % 10**6}"
+    gen.mkdir()
+    # Cosine similarity = inner product of L2-normalised vectors.
+    flat = faiss.IndexFlatIP(manifest.model.dimension)
+    if len(vectors):
+        flat.add(np.ascontiguousarray(vectors, dtype=np.float32))
+    faiss.write_index(flat, str(gen / VECTORS))
+    with open(gen / PASSAGES, "w", encoding="utf-8") as fh:
+        for p in passages:
+            fh.write(json.dumps(p.to_json(), ensure_ascii=False) + "\n")
+    (gen / MANIFEST).write_text(json.dumps(manifest.to_json(), indent=2, ensure_ascii=False) + "\n", "utf-8")
+    _fsync_tree(gen)
+    link_tmp = root / f".{CURRENT}.{os.getpid()}.tmp"
+    if link_tmp.is_symlink() or link_tmp.exists():
+        link_tmp.unlink()
+    os.symlink(gen.name, link_tmp)
+    os.replace(link_tmp, root / CURRENT)
+    _remove_old_generations(root, keep=gen.name)
+    return gen
+
+
+def _fsync_tree(folder: Path) -> None:
+    for path in folder.iterdir():
+        with open(path, "rb") as fh:
+            os.fsync(fh.fileno())
+
+
+def _remove_old_generations(root: Path, keep: str) -> None:
+    for old in root.glob("gen-*"):
+        if old.name != keep and old.is_dir():
+            shutil.rmtree(old, ignore_errors=True)
+
+
+def read_manifest(root: Path) -> Manifest:
+    gen = resolve(root)
+    path = gen / MANIFEST
+    try:
+        data = json.loads(path.read_text("utf-8"))
+    except FileNotFoundError as exc:
+        raise IndexNotFoundError(f"No index found at {root}; build it with: {BUILD_HINT}") from exc
+    except (OSError, ValueError) as exc:
+        raise IndexMismatchError(f"The index manifest {path} is unreadable; rebuild with: {BUILD_HINT}") from exc
+    version = data.get("format_version") if isinstance(data, dict) else None
+    if not isinstance(version, int):
+        raise IndexMismatchError(f"The index manifest {path} has no format version; rebuild with: {BUILD_HINT}")
+    if version > FORMAT_VERSION:
+        raise IndexMismatchError(
+            f"The index at {root} uses format {version}, newer than this passage-search understands "
+            f"({FORMAT_VERSION}); upgrade passage-search or rebuild with: {BUILD_HINT}"
+        )
+    try:
+        return Manifest.from_json(data)
+    except (KeyError, TypeError) as exc:
+        raise IndexMismatchError(f"The index manifest {path} is incomplete; rebuild with: {BUILD_HINT}") from exc
+
+
+def load_index(root: Path) -> LoadedIndex:
+    """Load and check an index: counts, dimension and files must agree with the manifest."""
+    import faiss
+
+    manifest = read_manifest(root)
+    gen = resolve(root)
+    try:
+        vectors = faiss.read_index(str(gen / manifest.files["vectors"]))
+    except Exception as exc:  # FAISS raises RuntimeError with C++ text for any damage
+        raise IndexMismatchError(
+            f"The vector file of the index at {root} is missing or damaged; rebuild with: {BUILD_HINT}"
+        ) from exc
+    try:
+        with open(gen / manifest.files["passages"], encoding="utf-8") as fh:
+            passages = [Passage.from_json(json.loads(line)) for line in fh if line.strip()]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise IndexMismatchError(
+            f"The passage file of the index at {root} is missing or damaged; rebuild with: {BUILD_HINT}"
+        ) from exc
+    counts = {len(passages), int(vectors.ntotal), manifest.passage_count}
+    if len(counts) != 1:
+        raise IndexMismatchError(
+            f"The index at {root} is inconsistent ({len(passages)} passages, {vectors.ntotal} vectors, "
+            f"manifest says {manifest.passage_count}); rebuild with: {BUILD_HINT}"
+        )
+    if vectors.d != manifest.model.dimension:
+        raise IndexMismatchError(
+            f"The index at {root} holds {vectors.d}-d vectors but its manifest says {manifest.model.dimension}; "
+            f"rebuild with: {BUILD_HINT}"
+        )
+    return LoadedIndex(gen, manifest, passages, vectors)

@@ -1,0 +1,47 @@
+"""What a page must always show about its corpus: titles, medical disclaimer, support line, copyright."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from .passage import Passage
+
+_PHONE = re.compile(r"(?<!\d)(?:\+?1[- .])?(?:\(\d{3}\)\s?|\d{3}[- .])\d{3}[- .]\d{4}(?!\d)")
+_COPYRIGHT = re.compile(r"©[^|\n]*")
+
+
+@dataclass(frozen=True)
+class Notices:
+    titles: tuple[str, ...]
+    disclaimer: str
+    phones: tuple[str, ...]
+    copyright: tuple[str, ...]
+
+
+def corpus_notices(passages: Iterable[Passage]) -> Notices:
+    """Collect the notices a corpus carries: the text under any "disclaimer" heading, phone numbers, ©."""
+    titles: dict[str, None] = {}
+    disclaimer: dict[str, None] = {}
+    phones: dict[str, None] = {}
+    rights: dict[str, None] = {}
+    for p in passages:
+        titles.setdefault(p.title)
+        if any("disclaimer" in h.lower() for h in p.heading_path[1:]):
+            disclaimer.setdefault(p.text)
+        for match in _PHONE.findall(p.text):
+            phones.setdefault(match.strip())
+        for match in _COPYRIGHT.findall(p.text):
+            rights.setdefault(match.strip())
+    return Notices(tuple(titles), "\n\n".join(disclaimer), tuple(phones), tuple(rights))
+
+
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~$=:^])")
+
+
+def escape_markdown(text: str) -> str:
+    """Make ``text`` render literally in Markdown: no links, images, emphasis, HTML or LaTeX."""
+    escaped = _MARKDOWN_SPECIAL.sub(r"\\\1", text)
+    # Two trailing spaces keep the publisher's line breaks inside a paragraph.
+    return escaped.replace("\n", "  \n")

@@ -1,0 +1,83 @@
+"""The vocabulary shared by every stage: a passage and a search hit."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+HEADING_SEPARATOR = " › "
+
+
+@dataclass(frozen=True)
+class Passage:
+    """One searchable piece of a document, with the headings it sits under.
+
+    ``heading_path`` starts with the document title, so it reads as a breadcrumb.
+    """
+
+    id: str
+    doc_id: str
+    title: str
+    heading_path: tuple[str, ...]
+    text: str
+    source: str
+    position: int
+    publisher: str = ""
+
+    @property
+    def breadcrumb(self) -> str:
+        return HEADING_SEPARATOR.join(self.heading_path)
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["heading_path"] = list(self.heading_path)
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Passage:
+        return cls(
+            id=str(data["id"]),
+            doc_id=str(data["doc_id"]),
+            title=str(data["title"]),
+            heading_path=tuple(str(h) for h in data["heading_path"]),
+            text=str(data["text"]),
+            source=str(data["source"]),
+            position=int(data["position"]),
+            publisher=str(data.get("publisher", "")),
+        )
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A passage returned for a question; ``ranks`` holds its rank in each retriever that found it."""
+
+    passage: Passage
+    score: float
+    rank: int
+    ranks: dict[str, int] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        p = self.passage
+        return {
+            "rank": self.rank,
+            "score": round(float(self.score), 6),
+            "id": p.id,
+            "doc_id": p.doc_id,
+            "heading_path": list(p.heading_path),
+            "title": p.title,
+            "text": p.text,
+            "source": p.source,
+            "publisher": p.publisher,
+            "ranks": dict(self.ranks),
+        }
+
+
+def passage_id(doc_id: str, heading_path: tuple[str, ...], text: str, occurrence: int = 0) -> str:
+    """A stable id: the same text at the same place gets the same id in every build."""
+    key = "\x1f".join([doc_id, *heading_path, text, str(occurrence)])
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()[:16]
+
+
+def text_hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()

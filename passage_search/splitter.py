@@ -1,0 +1,123 @@
+"""Token-aware splitting: sections longer than the model's input become overlapping passages.
+
+Passages keep the original text verbatim: each one is a slice of its section, cut on sentence
+boundaries, so a patient always sees the publisher's own words.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Callable, Iterable
+
+from .passage import Passage, passage_id
+from .readers import Section
+
+# A sentence ends at . ! ? (optionally closed by quotes or brackets) before white space, or at a line break.
+_SENTENCE_END = re.compile(r"[.!?][\"'”’)\]]*(\s+)|\n+")
+MIN_BUDGET = 32
+
+
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    """(start, end) character spans of the sentences in ``text``, white space excluded."""
+    spans, start = [], 0
+    for match in _SENTENCE_END.finditer(text):
+        end = match.start(1) if match.group(1) else match.start()
+        _add_span(text, start, end, spans)
+        start = match.end()
+    _add_span(text, start, len(text), spans)
+    return spans
+
+
+def _add_span(text: str, start: int, end: int, spans: list[tuple[int, int]]) -> None:
+    piece = text[start:end]
+    if piece.strip():
+        spans.append((start + len(piece) - len(piece.lstrip()), start + len(piece.rstrip())))
+
+
+def _word_spans(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    return [(start + m.start(), start + m.end()) for m in re.finditer(r"\S+", text[start:end])]
+
+
+def split_text(text: str, count_tokens: Callable[[str], int], budget: int, overlap: int = 1) -> list[str]:
+    """Cut ``text`` into pieces of at most ``budget`` tokens on sentence boundaries.
+
+    Consecutive pieces share ``overlap`` sentences so an answer that straddles a cut is still found whole
+    in one of them. A single sentence longer than the budget is cut between words.
+    """
+    if count_tokens(text) <= budget:
+        return [text]
+    units: list[tuple[int, int]] = []
+    for start, end in sentence_spans(text):
+        if count_tokens(text[start:end]) <= budget:
+            units.append((start, end))
+        else:
+            units.extend(_pack(text, _word_spans(text, start, end), count_tokens, budget, 0))
+    return [text[s:e] for s, e in _pack(text, units, count_tokens, budget, overlap)]
+
+
+def _pack(
+    text: str, units: list[tuple[int, int]], count_tokens: Callable[[str], int], budget: int, overlap: int
+) -> list[tuple[int, int]]:
+    """Greedily group consecutive units into spans within ``budget`` tokens."""
+    costs = [count_tokens(text[s:e]) for s, e in units]
+    pieces: list[tuple[int, int]] = []
+    i = 0
+    while i < len(units):
+        j, used = i, 0
+        while j < len(units) and (j == i or used + costs[j] <= budget):
+            used += costs[j]
+            j += 1
+        pieces.append((units[i][0], units[j - 1][1]))
+        if j >= len(units):
+            break
+        # Step back by the overlap, but always move forward by at least one unit.
+        i = max(j - overlap, i + 1)
+    return pieces
+
+
+def embedding_text(passage: Passage, *, with_headings: bool = True, prefix: str = "") -> str:
+    """What the model sees for a passage: its heading path (if enabled) and its text."""
+    if with_headings:
+        return f"{prefix}{passage.breadcrumb}\n\n{passage.text}"
+    return f"{prefix}{passage.text}"
+
+
+def make_passages(
+    sections: Iterable[Section],
+    *,
+    count_tokens: Callable[[str], int],
+    max_tokens: int,
+    with_headings: bool = True,
+    prefix: str = "",
+    overlap: int = 1,
+) -> list[Passage]:
+    """Turn sections into passages that each fit in ``max_tokens`` word pieces once embedded."""
+    passages: list[Passage] = []
+    positions: Counter[str] = Counter()
+    seen: Counter[tuple[str, tuple[str, ...], str]] = Counter()
+    for section in sections:
+        head = embedding_text(
+            Passage("", section.doc_id, section.title, section.heading_path, "", "", 0), with_headings=with_headings,
+            prefix=prefix,
+        )
+        # The model adds [CLS] and [SEP]; the heading path and prefix share the same window.
+        budget = max(MIN_BUDGET, max_tokens - 2 - count_tokens(head))
+        for piece in split_text(section.text, count_tokens, budget, overlap):
+            key = (section.doc_id, section.heading_path, piece)
+            pid = passage_id(section.doc_id, section.heading_path, piece, seen[key])
+            seen[key] += 1
+            passages.append(
+                Passage(
+                    id=pid,
+                    doc_id=section.doc_id,
+                    title=section.title,
+                    heading_path=section.heading_path,
+                    text=piece,
+                    source=section.source,
+                    position=positions[section.doc_id],
+                    publisher=section.publisher,
+                )
+            )
+            positions[section.doc_id] += 1
+    return passages

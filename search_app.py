@@ -1,0 +1,81 @@
+"""The search page: ``streamlit run search_app.py`` (the README's first command starts it)."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import streamlit as st
+
+from passage_search.errors import PassageSearchError
+from passage_search.notices import corpus_notices, escape_markdown
+from passage_search.searcher import Searcher
+
+HERE = Path(__file__).resolve().parent
+INDEX_DIR = Path(os.environ.get("PASSAGE_SEARCH_INDEX", HERE / "index"))
+EXAMPLE = "what are the treatment options if the cancer has spread?"
+
+st.set_page_config(page_title="Passage search", page_icon="🔎", layout="centered")
+
+
+@st.cache_resource(show_spinner="Loading the search index…")
+def load_searcher(index_dir: str) -> Searcher:
+    searcher = Searcher(index_dir)
+    searcher.search("warm up")  # the first encode is slow; pay it here, not on the first question
+    return searcher
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def stale_reason(index_dir: str, corpus: str) -> str | None:
+    from passage_search.build import staleness
+
+    return staleness(Path(corpus), Path(index_dir)) if corpus and Path(corpus).exists() else None
+
+
+try:
+    searcher = load_searcher(str(INDEX_DIR))
+except PassageSearchError as exc:
+    st.title("Passage search")
+    st.error(str(exc))
+    st.info("Build the index from the bundled corpus with `python build_index.py`, then reload this page.")
+    st.stop()
+
+notices = corpus_notices(searcher.passages)
+st.title(" · ".join(notices.titles) if len(notices.titles) == 1 else "Patient information search")
+if notices.disclaimer:
+    first = notices.disclaimer.split("\n")[0]
+    phone = f"  \n**Support line: {escape_markdown(', '.join(notices.phones))}**" if notices.phones else ""
+    st.info(escape_markdown(first) + phone, icon="ℹ️")
+
+why = stale_reason(str(INDEX_DIR), searcher.manifest.corpus)
+if why:
+    st.warning(f"The index may be out of date ({escape_markdown(why)}); rebuild it with `python build_index.py`.")
+
+col_q, col_k = st.columns([5, 1])
+query = col_q.text_input("Your question", key="q", placeholder=f"e.g. {EXAMPLE}")
+k = int(col_k.selectbox("Results", [3, 5, 10], index=1, key="k"))
+
+if query.strip():
+    started = time.perf_counter()
+    try:
+        hits = searcher.search(query, k=k)
+    except PassageSearchError as exc:
+        st.error(str(exc))
+        st.stop()
+    elapsed = (time.perf_counter() - started) * 1000
+    st.caption(f"{len(hits)} passages for “{escape_markdown(query.strip()[:200])}” · {elapsed:.0f} ms")
+    for hit in hits:
+        p = hit.passage
+        with st.container(border=True):
+            st.markdown(f"**{hit.rank}.** {escape_markdown(p.breadcrumb)}")
+            st.markdown(escape_markdown(p.text))
+            source = f"{p.publisher} — {p.source}" if p.publisher else p.source
+            st.caption(f"Source: {escape_markdown(source)} · score {hit.score:.2f}")
+else:
+    st.caption("Type a question in your own words and press Enter.")
+
+with st.expander("Medical disclaimer and source", expanded=False):
+    st.markdown(escape_markdown(notices.disclaimer or "No disclaimer was found in this corpus."))
+    for line in notices.copyright:
+        st.caption(escape_markdown(line))
