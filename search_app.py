@@ -10,7 +10,7 @@ import streamlit as st
 
 from passage_search.errors import PassageSearchError
 from passage_search.notices import corpus_notices, escape_markdown
-from passage_search.searcher import Searcher
+from passage_search.searcher import MODES, Searcher
 
 HERE = Path(__file__).resolve().parent
 INDEX_DIR = Path(os.environ.get("PASSAGE_SEARCH_INDEX", HERE / "index"))
@@ -42,7 +42,7 @@ except PassageSearchError as exc:
     st.stop()
 
 notices = corpus_notices(searcher.passages)
-st.title(" · ".join(notices.titles) if len(notices.titles) == 1 else "Patient information search")
+st.title(escape_markdown(notices.titles[0]) if len(notices.titles) == 1 else "Patient information search")
 if notices.disclaimer:
     first = notices.disclaimer.split("\n")[0]
     phone = f"  \n**Support line: {escape_markdown(', '.join(notices.phones))}**" if notices.phones else ""
@@ -55,11 +55,17 @@ if why:
 col_q, col_k = st.columns([5, 1])
 query = col_q.text_input("Your question", key="q", placeholder=f"e.g. {EXAMPLE}")
 k = int(col_k.selectbox("Results", [3, 5, 10], index=1, key="k"))
+with st.expander("Search options"):
+    mode = st.radio(
+        "Ranking", MODES, index=MODES.index("hybrid"), key="mode", horizontal=True,
+        help="hybrid: meaning, headings and words together (best measured); dense: meaning only; "
+        "lexical: words only (BM25).",
+    )
 
 if query.strip():
     started = time.perf_counter()
     try:
-        hits = searcher.search(query, k=k)
+        hits = searcher.search(query, k=k, mode=mode)
     except PassageSearchError as exc:
         st.error(str(exc))
         st.stop()

@@ -9,9 +9,11 @@ from pathlib import Path
 
 from .embedder import Embedder, SentenceTransformerEmbedder
 from .errors import CorpusError, IndexMismatchError, IndexNotFoundError
-from .index import Manifest, ModelInfo, read_manifest, write_index
+from .index import Manifest, ModelInfo, heading_paths, read_manifest, write_index
+from .lexical import ANALYZER, LexicalIndex
 from .readers import META_SUFFIX, corpus_files, read_corpus
 from .splitter import embedding_text, make_passages
+from .vocab import load_vocabulary
 
 
 @dataclass(frozen=True)
@@ -31,7 +33,9 @@ def corpus_fingerprint(corpus: Path) -> str:
         for item in candidates:
             if not item.is_file():
                 continue
-            digest.update(item.name.encode() + b"\0")
+            rel = item.relative_to(corpus) if corpus.is_dir() else Path(item.name)
+            # The path, not just the name: moving a file changes its document id.
+            digest.update(rel.as_posix().encode() + b"\0")
             try:
                 with open(item, "rb") as fh:
                     for block in iter(lambda: fh.read(1 << 20), b""):
@@ -52,6 +56,7 @@ def build_index(
     passage_prefix: str = "",
     overlap: int = 1,
     batch_size: int = 32,
+    heading_weight: int = 1,
     progress: bool = False,
 ) -> BuildResult:
     """Index every supported file under ``corpus`` into the index folder ``out``.
@@ -61,6 +66,7 @@ def build_index(
             path, or None for the packaged all-MiniLM-L6-v2).
         embed_headings: prepend each passage's heading path to the text the model sees.
         overlap: sentences shared by consecutive pieces of a section too long for the model.
+        heading_weight: how many times the heading path counts in a passage's BM25 text.
     Returns:
         counts, time taken and the files skipped with their reasons.
     """
@@ -84,6 +90,11 @@ def build_index(
     )
     texts = [embedding_text(p, with_headings=embed_headings, prefix=passage_prefix) for p in passages]
     vectors = emb.embed(texts, batch_size=batch_size, progress=progress)
+    # Each heading path is embedded on its own too: questions often name the topic and the kind of
+    # answer ("outlook", "treatment") that a heading states and a long passage only implies.
+    heading_vectors = emb.embed([passage_prefix + h for h in heading_paths(passages)], batch_size=batch_size)
+    vocabulary = load_vocabulary()
+    lexical = LexicalIndex.build(passages, vocabulary, heading_weight=heading_weight)
     manifest = Manifest(
         model=ModelInfo(
             name=emb.name,
@@ -99,8 +110,9 @@ def build_index(
         embed_headings=embed_headings,
         query_prefix=query_prefix,
         passage_prefix=passage_prefix,
+        lexical={"analyzer": ANALYZER, "vocabulary": vocabulary.fingerprint, "heading_weight": heading_weight},
     )
-    path = write_index(out, manifest, passages, vectors)
+    path = write_index(out, manifest, passages, vectors, lexical, heading_vectors)
     return BuildResult(path, report.documents, len(passages), time.perf_counter() - start, report.skipped)
 
 
@@ -116,4 +128,6 @@ def staleness(corpus: Path, out: Path, *, model_fingerprint: str | None = None) 
         return f"the corpus {corpus} changed since the index was built"
     if model_fingerprint is not None and manifest.model.fingerprint != model_fingerprint:
         return "the configured model differs from the one the index was built with"
+    if manifest.lexical.get("vocabulary") != load_vocabulary().fingerprint:
+        return "the shipped vocabulary (spelling and lay terms) changed since the index was built"
     return None

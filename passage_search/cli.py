@@ -14,6 +14,7 @@ from pathlib import Path
 
 from . import __version__
 from .errors import PassageSearchError
+from .evaluate import add_eval_parser
 
 EXIT_OK, EXIT_USER_ERROR = 0, 1
 
@@ -41,6 +42,9 @@ def _add_search(sub: argparse._SubParsersAction, out: Path) -> None:
     p.add_argument("-k", type=int, default=5, help="how many passages to show (default: 5)")
     p.add_argument("--index", type=Path, default=out, help=f"index folder (default: {out})")
     p.add_argument("--model", default=None, help="model folder (default: the one the index was built with)")
+    p.add_argument(
+        "--mode", choices=("dense", "lexical", "hybrid"), default="hybrid", help="retrieval mode (default: hybrid)"
+    )
     p.add_argument("--json", action="store_true", help="print the hits as JSON")
     p.set_defaults(func=cmd_search)
 
@@ -71,7 +75,7 @@ def cmd_build(args: argparse.Namespace) -> int:
     docs = f"{result.documents} document{'s' if result.documents != 1 else ''}"
     print(
         f"Indexed {docs} into {result.passages} passages in {result.seconds:.1f} s "
-        f"({len(result.skipped)} files skipped) -> {args.out}"
+        f"({len(result.skipped)} file{'' if len(result.skipped) == 1 else 's'} skipped) -> {args.out}"
     )
     return EXIT_OK
 
@@ -80,7 +84,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     from .searcher import Searcher, clean_query
 
     clean_query(args.question)  # refuse an empty question before spending seconds on loading the model
-    hits = Searcher(args.index, model=args.model).search(args.question, k=args.k)
+    hits = Searcher(args.index, model=args.model).search(args.question, k=args.k, mode=args.mode)
     if args.json:
         print(json.dumps([h.to_json() for h in hits], ensure_ascii=False, indent=2))
         return EXIT_OK
@@ -101,6 +105,7 @@ def parser(corpus: Path = Path("corpus"), out: Path = Path("index")) -> argparse
     sub = p.add_subparsers(dest="command", required=True)
     _add_build(sub, corpus, out)
     _add_search(sub, out)
+    add_eval_parser(sub)
     return p
 
 

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
@@ -81,6 +81,24 @@ def set_torch_threads(threads: int) -> None:
     torch.set_num_threads(max(1, threads))
 
 
+def _token_counter(tokenizer: Any) -> Callable[[str], int]:
+    """Count word pieces without truncation.
+
+    The packaged tokenizer.json truncates at 128 pieces, and a plain tokenizer call honours that, so a
+    long section would look short and be cut silently; a private copy of the Rust tokenizer with
+    truncation off counts them all.
+    """
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    if backend is not None:
+        from tokenizers import Tokenizer
+
+        counter = Tokenizer.from_str(backend.to_str())
+        counter.no_truncation()
+        counter.no_padding()
+        return lambda text: len(counter.encode(text, add_special_tokens=False).ids)
+    return lambda text: len(tokenizer.tokenize(text))
+
+
 class SentenceTransformerEmbedder:
     """A sentence-transformers model loaded from a local folder, on the CPU."""
 
@@ -89,6 +107,7 @@ class SentenceTransformerEmbedder:
         self.fingerprint = model_fingerprint(self.path)
         self._threads = threads
         self._model: SentenceTransformer | None = None
+        self._counter: Callable[[str], int] | None = None
 
     @property
     def model(self) -> SentenceTransformer:
@@ -121,7 +140,9 @@ class SentenceTransformerEmbedder:
         return int(self.model.max_seq_length)
 
     def count_tokens(self, text: str) -> int:
-        return len(self.model.tokenizer(text, add_special_tokens=False)["input_ids"])
+        if self._counter is None:
+            self._counter = _token_counter(self.model.tokenizer)
+        return self._counter(text)
 
     def embed(self, texts: Sequence[str], *, batch_size: int = 32, progress: bool = False) -> np.ndarray:
         if not texts:

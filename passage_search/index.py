@@ -5,6 +5,8 @@
       gen-.../manifest.json                 format version, model, dimension, counts, fingerprints
       gen-.../vectors.faiss                 the FAISS index; row i is passage i
       gen-.../passages.jsonl                one passage a line, in row order
+      gen-.../headings.faiss, headings.jsonl  one vector per distinct heading path, and the paths in row order
+      gen-.../lexical/                      the BM25 index (bm25s files) and the corpus word counts
 
 A reader always sees a whole generation: a build writes a new folder and only then points
 ``current`` at it, so a build that dies midway leaves the previous index untouched.
@@ -24,6 +26,7 @@ import numpy as np
 
 from . import __version__
 from .errors import IndexMismatchError, IndexNotFoundError
+from .lexical import LEXICAL_DIR, LexicalIndex
 from .passage import Passage
 
 if TYPE_CHECKING:
@@ -33,6 +36,8 @@ FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 VECTORS = "vectors.faiss"
 PASSAGES = "passages.jsonl"
+HEADINGS = "headings.faiss"
+HEADING_LIST = "headings.jsonl"
 CURRENT = "current"
 BUILD_HINT = "python build_index.py"
 
@@ -62,7 +67,16 @@ class Manifest:
     format_version: int = FORMAT_VERSION
     package_version: str = __version__
     created: str = field(default_factory=lambda: time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
-    files: dict[str, str] = field(default_factory=lambda: {"vectors": VECTORS, "passages": PASSAGES})
+    files: dict[str, str] = field(
+        default_factory=lambda: {
+            "vectors": VECTORS,
+            "passages": PASSAGES,
+            "lexical": LEXICAL_DIR,
+            "headings": HEADINGS,
+            "heading_list": HEADING_LIST,
+        }
+    )
+    lexical: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -81,6 +95,13 @@ class LoadedIndex:
     manifest: Manifest
     passages: list[Passage]
     vectors: faiss.Index
+    lexical: LexicalIndex
+    headings: faiss.Index
+    heading_rows: list[list[int]]
+
+    @property
+    def heading_count(self) -> int:
+        return len(self.heading_rows)
 
 
 def resolve(root: Path) -> Path:
@@ -93,7 +114,29 @@ def resolve(root: Path) -> Path:
     raise IndexNotFoundError(f"No index found at {root}; build it with: {BUILD_HINT}")
 
 
-def write_index(root: Path, manifest: Manifest, passages: list[Passage], vectors: np.ndarray) -> Path:
+def heading_paths(passages: list[Passage]) -> list[str]:
+    """The distinct heading paths of ``passages`` (breadcrumbs), in first-seen order."""
+    return list(dict.fromkeys(p.breadcrumb for p in passages))
+
+
+def _flat(vectors: np.ndarray, dimension: int) -> faiss.Index:
+    import faiss
+
+    # Cosine similarity = inner product of L2-normalised vectors.
+    flat = faiss.IndexFlatIP(dimension)
+    if len(vectors):
+        flat.add(np.ascontiguousarray(vectors, dtype=np.float32))
+    return flat
+
+
+def write_index(
+    root: Path,
+    manifest: Manifest,
+    passages: list[Passage],
+    vectors: np.ndarray,
+    lexical: LexicalIndex,
+    heading_vectors: np.ndarray,
+) -> Path:
     """Write a new generation under ``root`` and make it current in one atomic rename."""
     import faiss  # imported here: loading the FAISS library is not free and --help must stay instant
 
@@ -103,14 +146,16 @@ def write_index(root: Path, manifest: Manifest, passages: list[Passage], vectors
     stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
     gen = root / f"gen-{stamp}-{os.getpid()}-{time.monotonic_ns() % 10**6}"
     gen.mkdir()
-    # Cosine similarity = inner product of L2-normalised vectors.
-    flat = faiss.IndexFlatIP(manifest.model.dimension)
-    if len(vectors):
-        flat.add(np.ascontiguousarray(vectors, dtype=np.float32))
-    faiss.write_index(flat, str(gen / VECTORS))
+    faiss.write_index(_flat(vectors, manifest.model.dimension), str(gen / VECTORS))
+    headings = heading_paths(passages)
+    if len(headings) != len(heading_vectors):
+        raise ValueError(f"{len(headings)} heading paths but {len(heading_vectors)} heading vectors")
+    faiss.write_index(_flat(heading_vectors, manifest.model.dimension), str(gen / HEADINGS))
+    (gen / HEADING_LIST).write_text("".join(json.dumps(h, ensure_ascii=False) + "\n" for h in headings), "utf-8")
     with open(gen / PASSAGES, "w", encoding="utf-8") as fh:
         for p in passages:
             fh.write(json.dumps(p.to_json(), ensure_ascii=False) + "\n")
+    lexical.save(gen / LEXICAL_DIR)
     (gen / MANIFEST).write_text(json.dumps(manifest.to_json(), indent=2, ensure_ascii=False) + "\n", "utf-8")
     _fsync_tree(gen)
     link_tmp = root / f".{CURRENT}.{os.getpid()}.tmp"
@@ -123,9 +168,10 @@ def write_index(root: Path, manifest: Manifest, passages: list[Passage], vectors
 
 
 def _fsync_tree(folder: Path) -> None:
-    for path in folder.iterdir():
-        with open(path, "rb") as fh:
-            os.fsync(fh.fileno())
+    for path in folder.rglob("*"):
+        if path.is_file():
+            with open(path, "rb") as fh:
+                os.fsync(fh.fileno())
 
 
 def _remove_old_generations(root: Path, keep: str) -> None:
@@ -176,15 +222,36 @@ def load_index(root: Path) -> LoadedIndex:
         raise IndexMismatchError(
             f"The passage file of the index at {root} is missing or damaged; rebuild with: {BUILD_HINT}"
         ) from exc
-    counts = {len(passages), int(vectors.ntotal), manifest.passage_count}
+    try:
+        lexical = LexicalIndex.load(gen / manifest.files.get("lexical", LEXICAL_DIR))
+    except Exception as exc:  # bm25s raises whatever numpy or json raise on damaged files
+        raise IndexMismatchError(
+            f"The lexical part of the index at {root} is missing or damaged; rebuild with: {BUILD_HINT}"
+        ) from exc
+    counts = {len(passages), int(vectors.ntotal), manifest.passage_count, lexical.size}
     if len(counts) != 1:
         raise IndexMismatchError(
             f"The index at {root} is inconsistent ({len(passages)} passages, {vectors.ntotal} vectors, "
-            f"manifest says {manifest.passage_count}); rebuild with: {BUILD_HINT}"
+            f"{lexical.size} lexical rows, manifest says {manifest.passage_count}); rebuild with: {BUILD_HINT}"
         )
     if vectors.d != manifest.model.dimension:
         raise IndexMismatchError(
             f"The index at {root} holds {vectors.d}-d vectors but its manifest says {manifest.model.dimension}; "
             f"rebuild with: {BUILD_HINT}"
         )
-    return LoadedIndex(gen, manifest, passages, vectors)
+    try:
+        headings = faiss.read_index(str(gen / manifest.files.get("headings", HEADINGS)))
+        heading_file = gen / manifest.files.get("heading_list", HEADING_LIST)
+        listed = [json.loads(line) for line in heading_file.read_text("utf-8").splitlines() if line]
+    except Exception as exc:
+        raise IndexMismatchError(
+            f"The heading part of the index at {root} is missing or damaged; rebuild with: {BUILD_HINT}"
+        ) from exc
+    rows_of: dict[str, list[int]] = {h: [] for h in heading_paths(passages)}
+    for row, p in enumerate(passages):
+        rows_of[p.breadcrumb].append(row)
+    if listed != list(rows_of) or headings.ntotal != len(listed):
+        raise IndexMismatchError(
+            f"The heading part of the index at {root} does not match its passages; rebuild with: {BUILD_HINT}"
+        )
+    return LoadedIndex(gen, manifest, passages, vectors, lexical, headings, list(rows_of.values()))

@@ -85,7 +85,8 @@ def parse_txt(text: str, *, doc_id: str, source: str, title: str = "", publisher
 
 # ---- markdown: ATX headings (# .. ######), fenced code kept as text ------------------------------------
 
-_ATX = re.compile(r"^ {0,3}(#{1,6})[ \t]+(.*?)[ \t]*#*[ \t]*$")
+# Closing hashes count only after a space (CommonMark): "## Questions about C#" keeps its "#".
+_ATX = re.compile(r"^ {0,3}(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*$")
 _FENCE = re.compile(r"^ {0,3}(```|~~~)")
 
 
@@ -100,7 +101,7 @@ def parse_md(text: str, *, doc_id: str, source: str, title: str = "", publisher:
         if _FENCE.match(line):
             in_fence = not in_fence
         match = None if in_fence else _ATX.match(line)
-        items.append((len(match.group(1)), match.group(2).strip()) if match else line)
+        items.append((len(match.group(1)), (match.group(2) or "").strip()) if match else line)
     h1s = [it[1] for it in items if isinstance(it, tuple) and it[0] == 1]
     title = title or (h1s[0] if h1s else doc_id)
     return _sections_from_items(items, doc_id=doc_id, source=source, title=title, publisher=publisher)
@@ -142,7 +143,7 @@ def parse_html(text: str, *, doc_id: str, source: str, title: str = "", publishe
     from bs4 import BeautifulSoup  # imported here: only HTML corpora pay for it
 
     soup = BeautifulSoup(text, "html.parser")
-    for tag in soup(["script", "style", "noscript", "template", "nav", "header", "footer"]):
+    for tag in soup(["script", "style", "noscript", "template", "nav"]):
         tag.decompose()
     wanted = set(_HEADINGS) | set(_BLOCKS)
     items: list[tuple[int, str] | str] = []

@@ -1,17 +1,61 @@
-"""The searcher: a loaded index plus the model that embeds questions the same way."""
+"""The searcher: a loaded index plus the model that embeds questions the same way.
+
+Three modes: ``dense`` (the embedding model over FAISS), ``lexical`` (BM25) and ``hybrid`` (both, fused).
+"""
 
 from __future__ import annotations
 
+import re
 import unicodedata
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .embedder import DEFAULT_MODEL, Embedder, SentenceTransformerEmbedder
 from .errors import IndexMismatchError, QueryError
+from .fusion import Ranking, convex, rrf
 from .index import BUILD_HINT, LoadedIndex, Manifest, load_index
+from .lexical import analyze
 from .passage import Hit, Passage
 from .topk import knn
+from .vocab import SpellingCorrector, Vocabulary, load_vocabulary, words
 
 MAX_QUERY_CHARS = 1000
+MODES = ("dense", "lexical", "hybrid")
+FUSIONS = ("rrf", "convex")
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    """How questions are searched. The defaults are the best measured settings (README, "Ranking")."""
+
+    mode: str = "hybrid"
+    fusion: str = "rrf"
+    rrf_k: float = 30.0
+    dense_weight: float = 1.0
+    heading_weight: float = 0.5
+    lexical_weight: float = 0.5
+    candidates: int = 100
+    fold_spelling: bool = True
+    expand_lexical: bool = True
+    expand_dense: bool = False
+    correct_spelling: bool = True
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise QueryError(f"Unknown search mode {self.mode!r}; choose one of {', '.join(MODES)}.")
+        if self.fusion not in FUSIONS:
+            raise QueryError(f"Unknown fusion {self.fusion!r}; choose one of {', '.join(FUSIONS)}.")
+
+
+@dataclass(frozen=True)
+class QueryForms:
+    """One question as each retriever sees it, with what was changed on the way."""
+
+    text: str
+    dense_text: str
+    terms: tuple[str, ...]
+    corrections: dict[str, str] = field(default_factory=dict)
+    expansions: tuple[str, ...] = ()
 
 
 def clean_query(query: str) -> str:
@@ -48,13 +92,23 @@ def check_compatible(index: LoadedIndex, embedder: Embedder, root: Path) -> None
 
 
 class Searcher:
-    """Search one index folder. Thread-safe for concurrent ``search`` calls."""
+    """Search one index folder. Safe for concurrent ``search`` calls from several threads."""
 
-    def __init__(self, index_dir: Path | str, *, embedder: Embedder | None = None, model: str | None = None):
+    def __init__(
+        self,
+        index_dir: Path | str,
+        *,
+        embedder: Embedder | None = None,
+        model: str | None = None,
+        config: SearchConfig | None = None,
+    ) -> None:
         self.root = Path(index_dir)
         self.index = load_index(self.root)
         self.embedder: Embedder = embedder or embedder_for(self.index, model)
         check_compatible(self.index, self.embedder, self.root)
+        self.config = config or SearchConfig()
+        self.vocabulary: Vocabulary = load_vocabulary()
+        self.corrector = SpellingCorrector(self.index.lexical.word_counts)
 
     @property
     def passages(self) -> list[Passage]:
@@ -64,15 +118,102 @@ class Searcher:
     def manifest(self) -> Manifest:
         return self.index.manifest
 
-    def search(self, query: str, k: int = 5) -> list[Hit]:
+    def analyze(self, query: str, config: SearchConfig | None = None) -> QueryForms:
+        """Clean, fold, repair and expand a question for each retriever."""
+        cfg = config or self.config
+        text = clean_query(query)
+        tokens = words(text)
+        if cfg.fold_spelling:
+            tokens = self.vocabulary.fold(tokens)
+        corrections: dict[str, str] = {}
+        if cfg.correct_spelling:
+            known = self.vocabulary.known_terms
+            for token in tokens:
+                fixed = token if token in known else self.corrector.correct(token)
+                if fixed != token:
+                    corrections[token] = fixed
+            tokens = [corrections.get(t, t) for t in tokens]
+        expansions = tuple(self.vocabulary.expansions(tokens)) if (cfg.expand_lexical or cfg.expand_dense) else ()
+        dense_text = _replace_words(text, corrections) if corrections else text
+        if cfg.expand_dense and expansions:
+            dense_text = f"{dense_text} ({' '.join(expansions)})"
+        lexical_words = tokens + list(expansions if cfg.expand_lexical else ())
+        terms = tuple(analyze(" ".join(lexical_words), self.vocabulary)) if cfg.fold_spelling else tuple(
+            analyze(" ".join(lexical_words), _NO_FOLDING)
+        )
+        return QueryForms(text, dense_text, terms, corrections, expansions)
+
+    def search(self, query: str, k: int = 5, *, mode: str | None = None) -> list[Hit]:
         """The ``k`` passages most relevant to ``query``, best first.
 
+        Args:
+            mode: "dense", "lexical" or "hybrid"; None uses the searcher's configured mode.
         Raises:
-            QueryError: the question is empty once cleaned.
+            QueryError: the question is empty once cleaned, or the mode is unknown.
         """
-        text = clean_query(query)
+        return self.search_batch([query], k, mode=mode)[0]
+
+    def search_batch(
+        self, queries: list[str], k: int, *, mode: str | None = None, config: SearchConfig | None = None
+    ) -> list[list[Hit]]:
+        """``search`` for many questions at once (the model encodes them in one batch)."""
+        cfg = config or self.config
+        if mode is not None:
+            cfg = replace(cfg, mode=mode)
+        forms = [self.analyze(q, cfg) for q in queries]
         if k < 1:
-            return []
-        vector = self.embedder.embed([self.manifest.query_prefix + text])
-        rows = knn(self.index.vectors, vector, k)[0]
-        return [Hit(self.passages[row], score, rank, {"dense": rank}) for rank, (row, score) in enumerate(rows, 1)]
+            return [[] for _ in forms]
+        depth = max(k, cfg.candidates) if cfg.mode == "hybrid" else k
+        return [self._hits(r, cfg, k) for r in self.rankings(forms, depth, cfg)]
+
+    def rankings(self, forms: list[QueryForms], depth: int, cfg: SearchConfig) -> list[dict[str, Ranking]]:
+        """Each retriever's (row, score) list per question: the inputs of fusion."""
+        out: list[dict[str, Ranking]] = [{} for _ in forms]
+        if cfg.mode in ("dense", "hybrid"):
+            prefix = self.manifest.query_prefix
+            vectors = self.embedder.embed([prefix + f.dense_text for f in forms], batch_size=64)
+            for ranking, found in zip(out, knn(self.index.vectors, vectors, depth), strict=True):
+                ranking["dense"] = found
+            if cfg.mode == "hybrid":
+                for ranking, found in zip(out, knn(self.index.headings, vectors, depth), strict=True):
+                    ranking["heading"] = self._heading_rows(found, depth)
+        if cfg.mode in ("lexical", "hybrid"):
+            for ranking, form in zip(out, forms, strict=True):
+                ranking["lexical"] = self.index.lexical.search(form.terms, depth)
+        return out
+
+    def _heading_rows(self, headings: Ranking, depth: int) -> list[tuple[int, float]]:
+        """Passages in the order of their heading's similarity, document order within a heading."""
+        rows: list[tuple[int, float]] = []
+        for heading, score in headings:
+            rows.extend((row, score) for row in self.index.heading_rows[heading][: depth - len(rows)])
+            if len(rows) >= depth:
+                break
+        return rows
+
+    def _hits(self, rankings: dict[str, Ranking], cfg: SearchConfig, k: int) -> list[Hit]:
+        ranks = {name: {row: r for r, (row, _s) in enumerate(lst, 1)} for name, lst in rankings.items()}
+        if cfg.mode != "hybrid":
+            fused = list(rankings[cfg.mode])
+        else:
+            weights = {"dense": cfg.dense_weight, "heading": cfg.heading_weight, "lexical": cfg.lexical_weight}
+            fused = rrf(rankings, k=cfg.rrf_k, weights=weights) if cfg.fusion == "rrf" else convex(
+                rankings, weights=weights
+            )
+        return [
+            Hit(
+                self.passages[row],
+                score,
+                rank,
+                {name: r[row] for name, r in ranks.items() if row in r},
+            )
+            for rank, (row, score) in enumerate(fused[:k], start=1)
+        ]
+
+
+_NO_FOLDING = Vocabulary({}, {}, "none")
+
+
+def _replace_words(text: str, corrections: dict[str, str]) -> str:
+    pattern = re.compile(r"\b(" + "|".join(map(re.escape, corrections)) + r")\b", re.IGNORECASE)
+    return pattern.sub(lambda m: corrections.get(m.group(0).lower(), m.group(0)), text)

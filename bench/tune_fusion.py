@@ -1,0 +1,178 @@
+"""Choose the hybrid fusion settings by 5-fold cross-validation on a development set, and ablate.
+
+    python bench/tune_fusion.py ../shared/data/cancergov [--index DIR] [--holdout tests/data/cancergov_lay]
+
+For every query the three retrievers (dense passages, dense headings, BM25) are run once; every
+fusion setting of the grid is then scored at document level (a document ranks by its best passage)
+with ranx. Settings are chosen on four folds and scored on the fifth; the figure to quote is the mean
+over held-out folds. The hold-out sets (lay rewrites, seed questions) are never used for choosing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import random
+import sys
+import time
+from dataclasses import asdict, replace
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from passage_search.evaluate import Dataset, load_beir, prepare_index  # noqa: E402
+from passage_search.fusion import convex, rrf  # noqa: E402
+from passage_search.searcher import SearchConfig, Searcher  # noqa: E402
+
+DEPTH = 100
+
+
+def grid() -> list[SearchConfig]:
+    base = SearchConfig()
+    out = []
+    weights = [0.0, 0.25, 0.5, 0.75, 1.0]
+    for wh, wl in itertools.product(weights, weights):
+        for k in (10, 30, 60, 100):
+            out.append(replace(base, fusion="rrf", rrf_k=k, heading_weight=wh, lexical_weight=wl))
+        out.append(replace(base, fusion="convex", heading_weight=wh, lexical_weight=wl))
+    return out
+
+
+def doc_run(searcher: Searcher, rankings: list[dict], ids: list[str], cfg: SearchConfig) -> dict[str, dict]:
+    weights = {"dense": cfg.dense_weight, "heading": cfg.heading_weight, "lexical": cfg.lexical_weight}
+    run = {}
+    for qid, ranking in zip(ids, rankings, strict=True):
+        used = {name: r for name, r in ranking.items() if weights.get(name, 0) > 0}
+        if cfg.mode != "hybrid":
+            fused = list(ranking[cfg.mode])
+        elif cfg.fusion == "rrf":
+            fused = rrf(used, k=cfg.rrf_k, weights=weights)
+        else:
+            fused = convex(used, weights=weights)
+        docs: dict[str, float] = {}
+        for rank, (row, _score) in enumerate(fused):
+            # Scores from different fusions are not comparable; 1/rank keeps the order ranx sees.
+            docs.setdefault(searcher.passages[row].doc_id, 1.0 / (rank + 1))
+        run[qid] = dict(list(docs.items())[:100]) or {"-": 0.0}
+    return run
+
+
+NAMES = ("ndcg@10", "mrr@10", "recall@10", "hit_rate@1")
+
+
+def per_query(qrels: dict, run: dict, names=NAMES) -> dict[str, dict[str, float]]:
+    """ranx's per-query scores: {metric: {query id: value}}."""
+    from ranx import Qrels, Run, evaluate
+
+    ranx_run = Run(run)
+    evaluate(Qrels({q: dict(qrels[q]) for q in run}), ranx_run, list(names), make_comparable=True)
+    return {n: {q: float(v) for q, v in ranx_run.scores[n].items()} for n in names}
+
+
+def mean_over(scores: dict[str, dict[str, float]], queries: list[str]) -> dict[str, float]:
+    return {n: sum(by_q[q] for q in queries) / len(queries) for n, by_q in scores.items()}
+
+
+def metrics(qrels: dict, run: dict, names=NAMES) -> dict[str, float]:
+    return mean_over(per_query(qrels, run, names), list(run))
+
+
+def all_rankings(searcher: Searcher, ds: Dataset, cfg: SearchConfig) -> tuple[list[str], list[dict], float]:
+    ids = list(ds.queries)
+    start = time.perf_counter()
+    forms = [searcher.analyze(ds.queries[q], cfg) for q in ids]
+    rankings = searcher.rankings(forms, DEPTH, replace(cfg, mode="hybrid"))
+    return ids, rankings, (time.perf_counter() - start) * 1000 / max(1, len(ids))
+
+
+def cross_validate(searcher: Searcher, ds: Dataset, configs: list[SearchConfig], folds: int = 5, seed: int = 13):
+    ids, rankings, _ = all_rankings(searcher, ds, SearchConfig())
+    scored = [per_query(ds.qrels, doc_run(searcher, rankings, ids, cfg)) for cfg in configs]
+    order = ids[:]
+    random.Random(seed).shuffle(order)
+    fold_of = {q: i % folds for i, q in enumerate(order)}
+    held_out = []
+    chosen = []
+    for f in range(folds):
+        train = [q for q in ids if fold_of[q] != f]
+        test = [q for q in ids if fold_of[q] == f]
+        scores = [mean_over(s, train)["ndcg@10"] for s in scored]
+        best = max(range(len(configs)), key=lambda i: (scores[i], -i))
+        chosen.append(configs[best])
+        held_out.append(mean_over(scored[best], test))
+    full = [mean_over(s, ids)["ndcg@10"] for s in scored]
+    best_all = max(range(len(configs)), key=lambda i: (full[i], -i))
+    cv = {n: sum(h[n] for h in held_out) / folds for n in held_out[0]}
+    return cv, chosen, configs[best_all], full[best_all]
+
+
+def describe(cfg: SearchConfig) -> str:
+    if cfg.fusion == "rrf":
+        return f"rrf k={cfg.rrf_k:g} w(dense,heading,lexical)=1,{cfg.heading_weight:g},{cfg.lexical_weight:g}"
+    return f"convex w(dense,heading,lexical)=1,{cfg.heading_weight:g},{cfg.lexical_weight:g}"
+
+
+ABLATIONS = {
+    "default (all on)": {},
+    "- spelling folding": {"fold_spelling": False},
+    "- lay-term expansion": {"expand_lexical": False},
+    "- misspelling repair": {"correct_spelling": False},
+    "- heading retriever": {"heading_weight": 0.0},
+    "- lexical retriever": {"lexical_weight": 0.0},
+    "+ lay terms in dense query": {"expand_dense": True},
+    "dense only": {"mode": "dense", "fold_spelling": False, "expand_lexical": False, "correct_spelling": False},
+    "lexical only (plain BM25)": {"mode": "lexical", "fold_spelling": False, "expand_lexical": False,
+                                  "correct_spelling": False},
+    "lexical only (with vocabulary)": {"mode": "lexical"},
+}
+
+
+def ablate(searcher: Searcher, sets: dict[str, Dataset], base: SearchConfig) -> list[dict]:
+    rows = []
+    for name, change in ABLATIONS.items():
+        cfg = replace(base, **change)
+        row: dict = {"variant": name}
+        for set_name, ds in sets.items():
+            ids = list(ds.queries)
+            start = time.perf_counter()
+            forms = [searcher.analyze(ds.queries[q], cfg) for q in ids]
+            analyze_ms = (time.perf_counter() - start) * 1000 / len(ids)
+            depth = DEPTH if cfg.mode == "hybrid" else 100
+            rankings = searcher.rankings(forms, depth, cfg)
+            total_ms = (time.perf_counter() - start) * 1000 / len(ids)
+            row[set_name] = metrics(ds.qrels, doc_run(searcher, rankings, ids, cfg))
+            row[f"{set_name}_ms"] = round(total_ms, 2)
+            row[f"{set_name}_analyze_ms"] = round(analyze_ms, 3)
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+    return rows
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("dataset", type=Path)
+    ap.add_argument("--index", type=Path, default=None, help="an index of the dataset's corpus")
+    ap.add_argument("--holdout", type=Path, action="append", default=[], help="BEIR query sets never tuned on")
+    ap.add_argument("--out", type=Path, default=Path("bench-out/tune_fusion.json"))
+    args = ap.parse_args()
+    dev = load_beir(args.dataset)
+    index = args.index or prepare_index(dev, Path("eval-out/.cache"))[0].path
+    searcher = Searcher(index)
+    configs = grid()
+    cv, chosen, best, best_ndcg = cross_validate(searcher, dev, configs)
+    print(f"5-fold CV on {dev.name} ({len(dev.queries)} queries): " + ", ".join(f"{k} {v:.3f}" for k, v in cv.items()))
+    print("chosen per fold: " + " | ".join(describe(c) for c in chosen))
+    print(f"best on all of {dev.name}: {describe(best)} (nDCG@10 {best_ndcg:.3f})")
+    sets = {"dev": dev}
+    for path in args.holdout:
+        sets[path.name] = load_beir(path, corpus=args.dataset / "corpus.jsonl")
+    rows = ablate(searcher, sets, best)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps({"cv": cv, "chosen": [asdict(c) for c in chosen], "best": asdict(best),
+                                    "ablation": rows}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

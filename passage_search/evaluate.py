@@ -1,0 +1,516 @@
+"""Evaluation on BEIR test sets: ``passage-search eval DATASET_DIR``.
+
+A dataset's corpus is indexed once into a cache keyed by corpus, model and settings; every requested
+mode is run and scored at document level (a document ranks by its best passage) with ranx. The files
+it writes are ``report.py``'s job. Only the standard library is imported at the top, so the CLI stays
+instant; the index, model and ranx are imported by the function that needs them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+import json
+import re
+import statistics
+import sys
+import time
+import warnings
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
+
+from .errors import PassageSearchError, QueryError
+from .passage import HEADING_SEPARATOR, Hit
+
+if TYPE_CHECKING:
+    from .embedder import Embedder
+    from .index import Manifest
+    from .searcher import Searcher
+
+METRICS = ("ndcg@10", "mrr@10", "recall@1", "recall@5", "recall@10", "recall@100", "hit_rate@1")
+DEFAULT_K = 100
+DEPTH_FACTOR = 3  # passages retrieved per wanted document: a long document fills several ranks
+EVAL_OUT = Path("eval-out")
+Progress = Callable[[str, int, int], None]  # (mode, questions done, questions in all)
+
+
+class EvalError(PassageSearchError):
+    """The dataset or the evaluation settings cannot be used as given."""
+
+
+@dataclass(frozen=True)
+class Document:
+    id: str
+    title: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A BEIR-style test set. Only queries with at least one positive judgement are kept."""
+
+    name: str
+    corpus: Mapping[str, Document]
+    queries: Mapping[str, str]
+    qrels: Mapping[str, Mapping[str, int]]
+    corpus_file: Path | None = None  # None: the corpus exists only in memory (the seed set)
+    ignored_queries: int = 0  # queries without a positive judgement, or with no text
+    ignored_qrels: int = 0  # judgements for query ids missing from the query file
+
+
+def slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "x"
+
+
+def _jsonl(path: Path, what: str, key: str = "_id") -> Iterator[dict[str, Any]]:
+    for n, line in enumerate(_lines(path), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            row[key]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise EvalError(f"{path} line {n} is not a {what} ({exc!r}); fix or remove it.") from exc
+        yield row
+
+
+def _lines(path: Path) -> list[str]:
+    try:
+        return path.read_text("utf-8-sig").splitlines()
+    except FileNotFoundError as exc:
+        raise EvalError(
+            f"{path} is missing; a BEIR folder holds corpus.jsonl, queries.jsonl and qrels/test.tsv."
+        ) from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise EvalError(f"{path} cannot be read as UTF-8 text ({exc}).") from exc
+
+
+def read_qrels(path: Path) -> dict[str, dict[str, int]]:
+    """BEIR ``query-id corpus-id score`` (or TREC ``qid 0 docid rel``) lines; scores <= 0 are dropped."""
+    qrels: dict[str, dict[str, int]] = {}
+    for n, line in enumerate(_lines(path), 1):
+        parts = line.split("\t") if "\t" in line else line.split()
+        if not line.strip():
+            continue
+        if len(parts) == 4:
+            parts = [parts[0], parts[2], parts[3]]
+        try:
+            qid, doc, score = parts[0].strip(), parts[1].strip(), int(float(parts[2]))
+        except (ValueError, IndexError) as exc:
+            if n == 1:
+                continue  # the header line
+            raise EvalError(f"{path} line {n} is not 'query-id<TAB>corpus-id<TAB>score'; fix it.") from exc
+        if score > 0:
+            qrels.setdefault(qid, {})[doc] = max(score, qrels.get(qid, {}).get(doc, 0))
+    return qrels
+
+
+def _dataset(
+    name: str,
+    corpus: dict[str, Document],
+    queries: dict[str, str],
+    qrels: dict[str, dict[str, int]],
+    corpus_file: Path | None,
+) -> Dataset:
+    kept = {qid: text for qid, text in queries.items() if qrels.get(qid) and text.strip()}
+    return Dataset(
+        name=name,
+        corpus=corpus,
+        queries=kept,
+        qrels={qid: qrels[qid] for qid in kept},
+        corpus_file=corpus_file,
+        ignored_queries=len(queries) - len(kept),
+        ignored_qrels=sum(len(rel) for qid, rel in qrels.items() if qid not in queries),
+    )
+
+
+def load_beir(
+    folder: Path, queries: Path | None = None, qrels: Path | None = None, *, corpus: Path | None = None
+) -> Dataset:
+    """Read a BEIR folder; ``queries``, ``qrels`` and ``corpus`` replace its files when given."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise EvalError(f"The dataset folder {folder} does not exist; pass a BEIR folder.")
+    corpus_file = corpus or folder / "corpus.jsonl"
+    docs: dict[str, Document] = {}
+    for row in _jsonl(corpus_file, "BEIR document"):
+        doc_id = str(row["_id"])
+        docs[doc_id] = Document(doc_id, str(row.get("title") or ""), str(row.get("text") or ""))
+    asked = {
+        str(r["_id"]): str(r.get("text") or "") for r in _jsonl(queries or folder / "queries.jsonl", "query")
+    }
+    judged = read_qrels(qrels or folder / "qrels" / "test.tsv")
+    return _dataset(folder.resolve().name, docs, asked, judged, corpus_file)
+
+
+def seed_dataset(corpus_dir: Path, questions_file: Path, *, name: str = "seed") -> Dataset:
+    """A BEIR view of a corpus folder: one document per section, questions judged by heading path."""
+    from .readers import read_corpus
+
+    docs: dict[str, Document] = {}
+    by_path: dict[tuple[str, ...], list[str]] = {}
+    for section in read_corpus(corpus_dir).sections:
+        base = doc_id = slug(section.heading_path[-1])
+        n = 2
+        while doc_id in docs:
+            doc_id, n = f"{base}-{n}", n + 1
+        docs[doc_id] = Document(doc_id, HEADING_SEPARATOR.join(section.heading_path), section.text)
+        by_path.setdefault(section.heading_path, []).append(doc_id)
+    queries: dict[str, str] = {}
+    qrels: dict[str, dict[str, int]] = {}
+    for i, row in enumerate(_jsonl(questions_file, "seed question", key="question"), 1):
+        qid = f"q{i:02d}"
+        queries[qid] = str(row["question"])
+        for doc_id in by_path.get(tuple(row.get("heading_path") or ()), []):
+            qrels.setdefault(qid, {})[doc_id] = 1
+    return _dataset(name, docs, queries, qrels, None)
+
+
+def corpus_jsonl(dataset: Dataset) -> str:
+    docs = dataset.corpus.values()
+    return "".join(
+        json.dumps({"_id": d.id, "title": d.title, "text": d.text}, ensure_ascii=False) + "\n" for d in docs
+    )
+
+
+def write_beir(dataset: Dataset, folder: Path) -> None:
+    """Write ``dataset`` as a BEIR folder (corpus.jsonl, queries.jsonl, qrels/test.tsv)."""
+    (folder / "qrels").mkdir(parents=True, exist_ok=True)
+    (folder / "corpus.jsonl").write_text(corpus_jsonl(dataset), "utf-8")
+    lines = [json.dumps({"_id": q, "text": t}, ensure_ascii=False) + "\n" for q, t in dataset.queries.items()]
+    (folder / "queries.jsonl").write_text("".join(lines), "utf-8")
+    rows = [f"{q}\t{d}\t{s}\n" for q, rel in dataset.qrels.items() for d, s in rel.items()]
+    (folder / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\n" + "".join(rows), "utf-8")
+
+
+# ---- the index ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class IndexInfo:
+    path: Path
+    built: bool  # False: reused from the cache, or given with --index
+    seconds: float  # time spent building it (0.0 when reused)
+
+
+def prepare_index(
+    dataset: Dataset,
+    cache_root: Path,
+    *,
+    embedder: Embedder | None = None,
+    model: str | None = None,
+    embed_headings: bool = True,
+    progress: bool = False,
+    rebuild: bool = False,
+) -> tuple[IndexInfo, Embedder]:
+    """The cached index of the dataset's corpus, built first if it is missing or out of date."""
+    from .build import build_index, corpus_fingerprint, staleness
+    from .embedder import SentenceTransformerEmbedder
+    from .index import FORMAT_VERSION
+
+    # cast: mypy does not take SentenceTransformerEmbedder for an Embedder (read-only dimension property).
+    emb = cast("Embedder", embedder or SentenceTransformerEmbedder(model))
+    source = dataset.corpus_file
+    if source is None:  # an in-memory corpus is indexed from a file like any other
+        source = cache_root / f"{slug(dataset.name)}.corpus.jsonl"
+        text = corpus_jsonl(dataset)
+        if not source.is_file() or source.read_text("utf-8") != text:
+            source.parent.mkdir(parents=True, exist_ok=True)
+            source.write_text(text, "utf-8")
+    key = f"{corpus_fingerprint(source)}-{emb.fingerprint}-{'h' if embed_headings else 't'}{FORMAT_VERSION}"
+    path = cache_root / key
+    if not rebuild and staleness(source, path, model_fingerprint=emb.fingerprint) is None:
+        return IndexInfo(path, False, 0.0), emb
+    result = build_index(source, path, embedder=emb, embed_headings=embed_headings, progress=progress)
+    return IndexInfo(path, True, result.seconds), emb
+
+
+# ---- running and scoring ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class QueryResult:
+    id: str
+    text: str
+    relevant: Mapping[str, int]
+    hits: tuple[Hit, ...]  # the best passage of each document, documents in rank order
+    ms: float
+    metrics: Mapping[str, float]
+
+    @property
+    def ranking(self) -> list[str]:
+        return [h.passage.doc_id for h in self.hits]
+
+    @property
+    def first_relevant(self) -> int | None:
+        """Rank of the first relevant document (None: not in the ranking)."""
+        return next((i for i, doc in enumerate(self.ranking, 1) if doc in self.relevant), None)
+
+
+@dataclass(frozen=True)
+class ModeResult:
+    mode: str
+    metrics: Mapping[str, float]  # means over the queries
+    queries: tuple[QueryResult, ...]
+    recall_curve: tuple[float, ...]  # mean Recall@1 .. Recall@k
+    timing: Mapping[str, float]  # query latency in ms: mean, p50, p95
+
+
+@dataclass(frozen=True)
+class EvalResult:
+    dataset: Dataset
+    k: int
+    modes: Mapping[str, ModeResult]
+    manifest: Manifest
+    index: IndexInfo | None
+    unindexed_relevant: int  # judged documents absent from the index (e.g. empty text)
+    seconds: float
+
+
+def available_modes() -> tuple[str, ...]:
+    from . import searcher
+
+    return tuple(getattr(searcher, "MODES", ("dense",)))
+
+
+def check_modes(modes: Sequence[str] | None) -> tuple[str, ...]:
+    known = available_modes()
+    chosen = tuple(dict.fromkeys(modes or known))
+    unknown = [m for m in chosen if m not in known]
+    if unknown:
+        raise EvalError(f"Unknown mode {', '.join(unknown)}; choose from {', '.join(known)}.")
+    return chosen
+
+
+def score(
+    qrels: Mapping[str, Mapping[str, int]],
+    rankings: Mapping[str, Sequence[str]],
+    metrics: Sequence[str] = METRICS,
+) -> dict[str, dict[str, float]]:
+    """Per-query metrics (ranx names, graded relevance honoured) for document rankings, best first."""
+    from ranx import Qrels, Run  # imported here: ranx loads numba, which takes seconds
+    from ranx import evaluate as ranx_evaluate
+
+    qr = Qrels({qid: dict(qrels[qid]) for qid in rankings})
+    # Scores that fall with the rank, so ranx orders documents exactly as ranked, ties included.
+    run = Run(
+        {qid: {doc: float(len(docs) - i) for i, doc in enumerate(docs)} for qid, docs in rankings.items()}
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # numba's type-safety warnings from inside ranx
+        ranx_evaluate(qr, run, list(metrics), return_mean=False)
+    return {qid: {m: float(run.scores[m][qid]) for m in metrics} for qid in rankings}
+
+
+def recall_curve(
+    qrels: Mapping[str, Mapping[str, int]], rankings: Mapping[str, Sequence[str]], depth: int
+) -> tuple[float, ...]:
+    """Mean Recall@1 .. Recall@depth over the queries."""
+    totals = [0.0] * depth
+    for qid, docs in rankings.items():
+        relevant, found = qrels[qid], 0
+        for i in range(depth):
+            found += i < len(docs) and docs[i] in relevant
+            totals[i] += found / len(relevant)
+    return tuple(t / max(1, len(rankings)) for t in totals)
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return 0.0
+    pos = (len(ordered) - 1) * q / 100
+    low = int(pos)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (pos - low)
+
+
+def _best_per_document(hits: Sequence[Hit]) -> list[Hit]:
+    best: dict[str, Hit] = {}
+    for hit in hits:  # best first, so a document's first passage holds its max score
+        best.setdefault(hit.passage.doc_id, hit)
+    return list(best.values())
+
+
+def rank_documents(searcher: Searcher, text: str, k: int, mode: str) -> tuple[list[Hit], float]:
+    """The ``k`` best documents for ``text`` and the milliseconds the first search took."""
+    takes_mode = "mode" in inspect.signature(searcher.search).parameters
+    kwargs = {"mode": mode} if takes_mode else {}
+    total = len(searcher.passages)
+    depth = min(total, DEPTH_FACTOR * k)
+    started = time.perf_counter()
+    try:
+        best = _best_per_document(searcher.search(text, depth, **kwargs))
+    except QueryError:
+        return [], 0.0
+    ms = (time.perf_counter() - started) * 1000
+    while len(best) < k and depth < total:  # long documents crowded the others out: look deeper
+        depth = min(total, depth * 4)
+        best = _best_per_document(searcher.search(text, depth, **kwargs))
+    return best[:k], ms
+
+
+def evaluate(
+    searcher: Searcher,
+    dataset: Dataset,
+    modes: Sequence[str] | None = None,
+    k: int = DEFAULT_K,
+    *,
+    index: IndexInfo | None = None,
+    on_progress: Progress | None = None,
+) -> EvalResult:
+    """Run every mode over the dataset's queries and score the document rankings.
+
+    Args:
+        modes: retrieval modes to compare (default: all the searcher offers).
+        k: documents ranked per query; metrics with a larger cutoff are left out.
+        on_progress: called after each query with (mode, done, total).
+    """
+    chosen = check_modes(modes)
+    if k < 1:
+        raise EvalError("k must be at least 1.")
+    if not dataset.queries:
+        raise EvalError(f"No query of {dataset.name} has a relevance judgement; check the qrels file.")
+    started = time.perf_counter()
+    metrics = [m for m in METRICS if int(m.split("@")[1]) <= k]
+    results: dict[str, ModeResult] = {}
+    for mode in chosen:
+        rank_documents(searcher, next(iter(dataset.queries.values())), 1, mode)  # warm-up, untimed
+        ranked: dict[str, tuple[list[Hit], float]] = {}
+        for done, (qid, text) in enumerate(dataset.queries.items(), 1):
+            ranked[qid] = rank_documents(searcher, text, k, mode)
+            if on_progress:
+                on_progress(mode, done, len(dataset.queries))
+        rankings = {qid: [h.passage.doc_id for h in hits] for qid, (hits, _ms) in ranked.items()}
+        per_query = score(dataset.qrels, rankings, metrics)
+        times = [ms for _hits, ms in ranked.values()]
+        queries = tuple(
+            QueryResult(qid, dataset.queries[qid], dataset.qrels[qid], tuple(hits), ms, per_query[qid])
+            for qid, (hits, ms) in ranked.items()
+        )
+        results[mode] = ModeResult(
+            mode,
+            {m: statistics.fmean(q.metrics[m] for q in queries) for m in metrics},
+            queries,
+            recall_curve(dataset.qrels, rankings, min(k, 100)),
+            {"mean": statistics.fmean(times), "p50": percentile(times, 50), "p95": percentile(times, 95)},
+        )
+    indexed = {p.doc_id for p in searcher.passages}
+    missing = sum(doc not in indexed for rel in dataset.qrels.values() for doc in rel)
+    return EvalResult(dataset, k, results, searcher.manifest, index, missing, time.perf_counter() - started)
+
+
+def run_eval(
+    dataset: Dataset,
+    *,
+    modes: Sequence[str] | None = None,
+    k: int = DEFAULT_K,
+    cache_root: Path = EVAL_OUT / ".cache",
+    index_dir: Path | None = None,
+    embedder: Embedder | None = None,
+    model: str | None = None,
+    embed_headings: bool = True,
+    progress: bool = False,
+    on_progress: Progress | None = None,
+) -> EvalResult:
+    """Index the dataset's corpus (or open ``index_dir``), then ``evaluate``: what the CLI and page run."""
+    from .errors import IndexMismatchError
+    from .searcher import Searcher
+
+    check_modes(modes)  # refuse a bad mode before spending seconds on the model
+    if index_dir is not None:
+        info = IndexInfo(Path(index_dir), False, 0.0)
+        searcher = Searcher(index_dir, embedder=embedder, model=model)
+    else:
+
+        def prepare(rebuild: bool) -> tuple[IndexInfo, Embedder]:
+            return prepare_index(
+                dataset,
+                cache_root,
+                embedder=embedder,
+                model=model,
+                embed_headings=embed_headings,
+                progress=progress,
+                rebuild=rebuild,
+            )
+
+        info, emb = prepare(rebuild=False)
+        try:
+            searcher = Searcher(info.path, embedder=emb)
+        except IndexMismatchError:
+            if info.built:
+                raise
+            # A cached index written by an older passage-search with the same format version: rebuild it.
+            info, emb = prepare(rebuild=True)
+            searcher = Searcher(info.path, embedder=emb)
+    return evaluate(searcher, dataset, modes, k, index=info, on_progress=on_progress)
+
+
+# ---- the command line (wired into cli.py as ``passage-search eval``) -----------------------------------
+
+
+def add_eval_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    p = subparsers.add_parser(
+        "eval",
+        help="score the search on a BEIR test set",
+        description="Score every search mode on a BEIR test set (document level).",
+    )
+    p.add_argument("dataset", type=Path, help="BEIR folder: corpus.jsonl, queries.jsonl, qrels/test.tsv")
+    p.add_argument(
+        "--mode",
+        nargs="+",
+        default=None,
+        metavar="MODE",
+        help="modes to compare, e.g. dense lexical hybrid (default: all)",
+    )
+    p.add_argument("--queries", type=Path, help="queries.jsonl to use instead of the folder's")
+    p.add_argument("--qrels", type=Path, help="qrels .tsv to use instead of the folder's qrels/test.tsv")
+    p.add_argument("--corpus", type=Path, help="corpus.jsonl to use instead of the folder's")
+    p.add_argument("--index", type=Path, help="search this index instead of indexing the corpus")
+    p.add_argument(
+        "-k", type=int, default=DEFAULT_K, help=f"documents ranked per query (default: {DEFAULT_K})"
+    )
+    p.add_argument("--out", type=Path, help=f"output folder (default: {EVAL_OUT}/<dataset name>)")
+    p.add_argument(
+        "--model", default=None, help="local sentence-transformers folder (default: all-MiniLM-L6-v2)"
+    )
+    p.add_argument("--no-headings", action="store_true", help="index passage text without its heading path")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=cmd_eval)
+    return p
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from .report import format_table, write_report
+
+    dataset = load_beir(args.dataset, args.queries, args.qrels, corpus=args.corpus)
+    bars: dict[str, Any] = {}
+
+    def on_progress(mode: str, done: int, total: int) -> None:
+        if args.quiet:
+            return
+        from tqdm import tqdm
+
+        bar = bars.get(mode) or bars.setdefault(mode, tqdm(total=total, desc=mode, unit="q", file=sys.stderr))
+        bar.update(1)
+        if done == total:
+            bar.close()
+
+    result = run_eval(
+        dataset,
+        modes=args.mode,
+        k=args.k,
+        cache_root=(args.out or EVAL_OUT) / ".cache",
+        index_dir=args.index,
+        model=args.model,
+        embed_headings=not args.no_headings,
+        progress=not args.quiet,
+        on_progress=on_progress,
+    )
+    out = args.out or EVAL_OUT / slug(dataset.name)
+    write_report(result, out)
+    print(format_table(result))
+    print(f"Report, runs and recall plot -> {out}")
+    return 0

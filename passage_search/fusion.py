@@ -1,0 +1,44 @@
+"""Fusion of ranked lists from several retrievers, as pure functions over (row, score) lists."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+Ranking = Sequence[tuple[int, float]]
+
+
+def _ordered(scores: dict[int, float]) -> list[tuple[int, float]]:
+    # Ties broken by row so fusion is deterministic.
+    return sorted(scores.items(), key=lambda item: (-item[1], item[0]))
+
+
+def rrf(rankings: Mapping[str, Ranking], *, k: float = 60.0, weights: Mapping[str, float] | None = None) -> list[
+    tuple[int, float]
+]:
+    """Reciprocal-rank fusion: score(row) = sum over retrievers of weight / (k + rank)."""
+    fused: dict[int, float] = {}
+    for name, ranking in rankings.items():
+        weight = 1.0 if weights is None else weights.get(name, 1.0)
+        for rank, (row, _score) in enumerate(ranking, start=1):
+            fused[row] = fused.get(row, 0.0) + weight / (k + rank)
+    return _ordered(fused)
+
+
+def normalized(ranking: Ranking) -> dict[int, float]:
+    """Min-max normalise one retriever's scores to [0, 1] over its candidates."""
+    if not ranking:
+        return {}
+    values = [s for _, s in ranking]
+    low, high = min(values), max(values)
+    span = high - low
+    return {row: (s - low) / span if span > 0 else 1.0 for row, s in ranking}
+
+
+def convex(rankings: Mapping[str, Ranking], *, weights: Mapping[str, float]) -> list[tuple[int, float]]:
+    """Weighted sum of min-max normalised scores; a row a retriever did not return scores 0 there."""
+    fused: dict[int, float] = {}
+    for name, ranking in rankings.items():
+        weight = weights.get(name, 1.0)
+        for row, value in normalized(ranking).items():
+            fused[row] = fused.get(row, 0.0) + weight * value
+    return _ordered(fused)

@@ -1,0 +1,160 @@
+"""Shared fixtures: a deterministic fake embedder, a tiny corpus, and the real index (built once)."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import textwrap
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+CORPUS = REPO / "corpus"
+SEED_QUESTIONS = REPO / "tests" / "data" / "seed_questions.jsonl"
+SEARCH_APP = REPO / "search_app.py"
+TITLE = "Treatments for soft tissue sarcoma"
+
+_WORD = re.compile(r"\w+")
+
+
+class FakeEmbedder:
+    """Implements the ``Embedder`` protocol without a model.
+
+    Each lower-case word is hashed (sha256, so the same in every process) into one of ``dimension`` slots;
+    the counts are L2-normalised. Texts sharing words get similar vectors; identical word bags get
+    identical vectors. Tokens are whitespace-separated words.
+    """
+
+    def __init__(
+        self,
+        *,
+        dimension: int = 64,
+        max_tokens: int = 40,
+        name: str = "fake-hash",
+        fingerprint: str | None = None,
+    ) -> None:
+        self.name = name
+        self.dimension = dimension
+        self.max_tokens = max_tokens
+        self.fingerprint = fingerprint or f"fake-hash-{dimension}"
+
+    def count_tokens(self, text: str) -> int:
+        return len(text.split())
+
+    def embed(self, texts: Sequence[str], *, batch_size: int = 32, progress: bool = False) -> np.ndarray:
+        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        for row, text in enumerate(texts):
+            for word in _WORD.findall(text.lower()):
+                slot = (
+                    int.from_bytes(hashlib.sha256(word.encode("utf-8")).digest()[:8], "big") % self.dimension
+                )
+                out[row, slot] += 1.0
+            norm = float(np.linalg.norm(out[row]))
+            if norm > 0:
+                out[row] /= norm
+        return out
+
+
+def write_tree(root: Path, files: dict[str, str | bytes]) -> Path:
+    """Write ``files`` (relative name -> text or bytes) under ``root``; return ``root``."""
+    for name, content in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(textwrap.dedent(content).lstrip("\n"), encoding="utf-8")
+    return root
+
+
+TINY_TXT = """
+    Living with sarcoma
+
+    Sarcoma is a rare cancer of the connective tissue. It can start in muscle, fat, nerves or blood vessels.
+
+    Surgery
+
+    Surgery removes the tumour with a margin of healthy tissue. Limb-sparing surgery keeps the arm or leg.
+
+    Radiation therapy
+
+    Radiation therapy uses high-energy rays to destroy cancer cells. It may be given before or after surgery.
+
+    Medical disclaimer
+
+    This information does not replace the advice of your doctor.
+
+    1-800-555-0100 | | © 2024 Example Health Society
+    """
+
+TINY_MD = """
+    # Eating well during treatment
+
+    Good nutrition helps you cope with treatment and recover afterwards.
+
+    ## Appetite
+
+    Small frequent meals can help when your appetite is poor.
+
+    ### Nausea
+
+    Ginger tea and dry crackers may ease nausea in the morning.
+    """
+
+
+@pytest.fixture
+def fake_embedder() -> FakeEmbedder:
+    return FakeEmbedder()
+
+
+@pytest.fixture
+def tiny_corpus(tmp_path: Path) -> Path:
+    """Two documents: a .txt with a sidecar .meta.json, and a .md with nested headings."""
+    return write_tree(
+        tmp_path / "corpus",
+        {
+            "sarcoma.txt": TINY_TXT,
+            "sarcoma.meta.json": '{"title": "Living with sarcoma", "publisher": "Example Health Society"}',
+            "diet.md": TINY_MD,
+        },
+    )
+
+
+@pytest.fixture
+def fake_index(tiny_corpus: Path, tmp_path: Path, fake_embedder: FakeEmbedder) -> Path:
+    """An index folder built from the tiny corpus with the fake embedder."""
+    from passage_search.build import build_index
+
+    out = tmp_path / "index"
+    build_index(tiny_corpus, out, embedder=fake_embedder)
+    return out
+
+
+# ---- the real model: loaded once, the real index built once per session ------------------------------
+
+
+@pytest.fixture(scope="session")
+def real_embedder():
+    from passage_search.embedder import SentenceTransformerEmbedder
+
+    return SentenceTransformerEmbedder()
+
+
+@pytest.fixture(scope="session")
+def real_index(tmp_path_factory: pytest.TempPathFactory, real_embedder) -> Path:
+    """The bundled corpus/ indexed with the packaged all-MiniLM-L6-v2, in a session temp folder."""
+    from passage_search.build import build_index
+
+    out = tmp_path_factory.mktemp("real") / "index"
+    build_index(CORPUS, out, embedder=real_embedder)
+    return out
+
+
+@pytest.fixture(scope="session")
+def real_searcher(real_index: Path, real_embedder):
+    from passage_search.searcher import Searcher
+
+    return Searcher(real_index, embedder=real_embedder)

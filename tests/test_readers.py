@@ -1,0 +1,304 @@
+"""Readers: every corpus format becomes sections under the right heading paths, and nothing else."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from conftest import CORPUS, TITLE, write_tree
+
+from passage_search.errors import CorpusError
+from passage_search.readers import parse_beir_jsonl, parse_html, parse_md, parse_txt, read_corpus
+
+SEED_TXT = """\
+Treatments for soft tissue sarcoma
+
+If you have soft tissue sarcoma, your healthcare team will create a treatment plan just for you. It will be \
+based on your health.
+
+  • the grade and stage
+  • where the cancer started in the body
+
+Most cases of soft tissue sarcoma need to be managed by many specialists.
+
+Expert review and references
+
+Surgery for soft tissue sarcoma
+
+Surgery is the main treatment for soft tissue sarcoma. Learn about limb-sparing surgery.
+
+Medical disclaimer
+
+The information does not replace your relationship with your doctor.
+
+1-888-939-3333 | | © 2024 Canadian Cancer Society"""
+
+
+def by_path(sections):
+    return {s.heading_path: s for s in sections}
+
+
+# ---- .txt -----------------------------------------------------------------------------------------------
+
+
+def test_txt_title_line_and_headings_become_heading_paths():
+    sections = parse_txt(SEED_TXT, doc_id="seed.txt", source="seed.txt")
+    assert [s.heading_path for s in sections] == [
+        (TITLE,),
+        (TITLE, "Surgery for soft tissue sarcoma"),
+        (TITLE, "Medical disclaimer"),
+    ]
+    assert all(s.title == TITLE and s.doc_id == "seed.txt" for s in sections)
+    surgery = by_path(sections)[(TITLE, "Surgery for soft tissue sarcoma")]
+    assert (
+        surgery.text
+        == "Surgery is the main treatment for soft tissue sarcoma. Learn about limb-sparing surgery."
+    )
+
+
+def test_txt_heading_without_body_yields_no_passage():
+    sections = parse_txt(SEED_TXT, doc_id="seed.txt", source="seed.txt")
+    assert not any("Expert review and references" in h for s in sections for h in s.heading_path)
+    assert not any("Expert review and references" in s.text for s in sections)
+
+
+def test_txt_bullets_are_body_of_their_section():
+    intro = by_path(parse_txt(SEED_TXT, doc_id="seed.txt", source="seed.txt"))[(TITLE,)]
+    assert "• the grade and stage\n• where the cancer started in the body" in intro.text
+    assert intro.text.startswith("If you have soft tissue sarcoma")
+    assert intro.text.endswith("managed by many specialists.")
+
+
+def test_txt_phone_and_copyright_line_stays_in_the_disclaimer():
+    disclaimer = by_path(parse_txt(SEED_TXT, doc_id="seed.txt", source="seed.txt"))[
+        (TITLE, "Medical disclaimer")
+    ]
+    assert disclaimer.text == (
+        "The information does not replace your relationship with your doctor.\n\n"
+        "1-888-939-3333 | | © 2024 Canadian Cancer Society"
+    )
+
+
+def test_txt_without_title_line_uses_given_title():
+    text = "This leaflet explains what happens on the day of your operation.\n\nArriving\n\nCome at 7 am."
+    sections = parse_txt(text, doc_id="op.txt", source="op.txt", title="Your operation")
+    assert [s.heading_path for s in sections] == [("Your operation",), ("Your operation", "Arriving")]
+
+
+# ---- .md ------------------------------------------------------------------------------------------------
+
+MD = """\
+# Eating well
+
+Intro paragraph.
+
+## Appetite
+
+Small meals help.
+
+### Nausea
+
+Ginger may help.
+
+#### Morning nausea
+
+Dry crackers before getting up.
+
+## Weight
+
+```
+# not a heading inside a fence
+## nor this
+```
+
+Weigh yourself weekly.
+
+# Second top heading
+
+Text under the second H1.
+"""
+
+
+def test_md_atx_headings_nest():
+    sections = by_path(parse_md(MD, doc_id="d.md", source="d.md"))
+    assert list(sections) == [
+        ("Eating well",),
+        ("Eating well", "Appetite"),
+        ("Eating well", "Appetite", "Nausea"),
+        ("Eating well", "Appetite", "Nausea", "Morning nausea"),
+        ("Eating well", "Weight"),
+        ("Eating well", "Second top heading"),
+    ]
+    assert sections[("Eating well", "Appetite", "Nausea")].text == "Ginger may help."
+    assert sections[("Eating well", "Appetite")].text == "Small meals help."
+
+
+def test_md_headings_inside_code_fences_are_body_text():
+    weight = by_path(parse_md(MD, doc_id="d.md", source="d.md"))[("Eating well", "Weight")]
+    assert "# not a heading inside a fence" in weight.text
+    assert "## nor this" in weight.text
+    assert "Weigh yourself weekly." in weight.text
+
+
+def test_md_closing_hashes_are_dropped_but_hash_inside_text_kept():
+    text = "# Guide #\n\n## Clinic ##\n\nOpen daily.\n\n## Questions about C#\n\nAsk us.\n"
+    paths = [s.heading_path for s in parse_md(text, doc_id="g.md", source="g.md")]
+    assert ("Guide", "Clinic") in paths
+    # CommonMark: a closing # sequence must be preceded by a space, so "C#" keeps its "#".
+    assert ("Guide", "Questions about C#") in paths
+
+
+# ---- .html ----------------------------------------------------------------------------------------------
+
+HTML = """\
+<html><head><title>Page title</title><style>h2 { color: red }</style>
+<script>var secret = "script text";</script></head>
+<body>
+<h1>Chemotherapy</h1>
+<p>Chemotherapy uses drugs to kill cancer cells.</p>
+<h2>Side effects</h2>
+<ul><li><p>Feeling tired</p></li><li>Hair loss</li></ul>
+<h3>Managing nausea</h3>
+<p>Anti-sickness drugs help.</p>
+<script>document.write("injected")</script>
+<h2>Drugs used</h2>
+<p>Doxorubicin and ifosfamide.</p>
+</body></html>
+"""
+
+
+def test_html_h1_to_h6_make_heading_paths():
+    sections = by_path(parse_html(HTML, doc_id="c.html", source="c.html"))
+    assert list(sections) == [
+        ("Chemotherapy",),
+        ("Chemotherapy", "Side effects"),
+        ("Chemotherapy", "Side effects", "Managing nausea"),
+        ("Chemotherapy", "Drugs used"),
+    ]
+    assert sections[("Chemotherapy", "Drugs used")].text == "Doxorubicin and ifosfamide."
+
+
+def test_html_script_and_style_are_dropped():
+    text = "\n".join(s.text for s in parse_html(HTML, doc_id="c.html", source="c.html"))
+    for leaked in ("secret", "injected", "color", "document.write"):
+        assert leaked not in text
+
+
+def test_html_paragraph_inside_list_item_is_not_duplicated():
+    side = by_path(parse_html(HTML, doc_id="c.html", source="c.html"))[("Chemotherapy", "Side effects")]
+    assert side.text.count("Feeling tired") == 1
+    assert side.text == "Feeling tired\n\nHair loss"
+
+
+# ---- BEIR corpus.jsonl ----------------------------------------------------------------------------------
+
+
+def test_beir_title_becomes_heading_and_id_becomes_doc_id():
+    lines = [
+        {"_id": "doc-1", "title": "Stage 4 sarcoma", "text": "Chemotherapy may be offered."},
+        {"_id": "doc-2", "title": "", "text": "Untitled text."},
+        {"_id": "doc-3", "title": "Empty", "text": ""},
+    ]
+    text = "\n".join(json.dumps(d) for d in lines) + "\n\n"
+    sections = parse_beir_jsonl(text, source="corpus.jsonl")
+    assert [(s.doc_id, s.heading_path, s.text) for s in sections] == [
+        ("doc-1", ("Stage 4 sarcoma",), "Chemotherapy may be offered."),
+        ("doc-2", ("doc-2",), "Untitled text."),
+    ]
+    assert sections[0].title == "Stage 4 sarcoma"
+
+
+@pytest.mark.parametrize("bad", ["{not json", '{"title": "no id", "text": "x"}', "[1, 2]"])
+def test_beir_bad_line_raises_corpus_error_naming_the_line(bad):
+    text = json.dumps({"_id": "ok", "text": "fine"}) + "\n" + bad + "\n"
+    with pytest.raises(CorpusError, match="line 2"):
+        parse_beir_jsonl(text, source="corpus.jsonl")
+
+
+def test_beir_file_with_bad_line_is_skipped_with_reason(tmp_path):
+    root = write_tree(
+        tmp_path / "c", {"corpus.jsonl": '{"_id": "a", "text": "x"}\n{oops\n', "ok.txt": "Hello.\n"}
+    )
+    report = read_corpus(root)
+    reasons = dict(report.skipped)
+    assert "corpus.jsonl" in reasons and "line 2" in reasons["corpus.jsonl"]
+    assert [s.doc_id for s in report.sections] == ["ok.txt"]
+
+
+# ---- files and folders ----------------------------------------------------------------------------------
+
+
+def test_sidecar_meta_sets_title_and_publisher(tmp_path):
+    root = write_tree(
+        tmp_path / "c",
+        {
+            "leaflet.txt": "Some opening words here.\n\nAfter surgery\n\nRest for a week.\n",
+            "leaflet.meta.json": json.dumps({"title": "Your surgery", "publisher": "Example Society"}),
+        },
+    )
+    report = read_corpus(root)
+    assert report.documents == 1 and report.skipped == []
+    assert [s.heading_path for s in report.sections] == [("Your surgery",), ("Your surgery", "After surgery")]
+    assert {(s.title, s.publisher, s.source) for s in report.sections} == {
+        ("Your surgery", "Example Society", "leaflet.txt")
+    }
+
+
+def test_unsupported_extension_is_skipped_with_reason(tmp_path):
+    root = write_tree(tmp_path / "c", {"a.txt": "Hello there.\n", "scan.pdf": b"%PDF-1.4 binary"})
+    report = read_corpus(root)
+    assert report.skipped == [("scan.pdf", "unsupported file type")]
+    assert [s.doc_id for s in report.sections] == ["a.txt"]
+
+
+def test_non_utf8_file_is_skipped_with_a_reason_naming_it(tmp_path):
+    root = write_tree(
+        tmp_path / "c",
+        {"good.txt": "Fine text.\n", "sub/latin1.txt": "Café crème brûlée.\n".encode("latin-1")},
+    )
+    report = read_corpus(root)
+    assert [name for name, _ in report.skipped] == ["sub/latin1.txt"]
+    reason = report.skipped[0][1]
+    assert "latin1.txt" in reason and "UTF-8" in reason
+    assert [s.doc_id for s in report.sections] == ["good.txt"]
+
+
+def test_missing_corpus_raises_corpus_error(tmp_path):
+    with pytest.raises(CorpusError, match="does not exist"):
+        read_corpus(tmp_path / "nowhere")
+
+
+def test_bundled_corpus_reads_into_eleven_sections():
+    report = read_corpus(CORPUS)
+    assert report.skipped == []
+    assert report.documents == 1
+    paths = [s.heading_path for s in report.sections]
+    assert len(paths) == 11
+    assert all(p[0] == TITLE for p in paths)
+    assert paths[0] == (TITLE,)
+    assert [p[1] for p in paths[1:]] == [
+        "Treatments for stage 1 soft tissue sarcoma",
+        "Treatments for stages 2 and 3 soft tissue sarcoma",
+        "Treatments for stage 4 soft tissue sarcoma",
+        "Treatments for recurrent soft tissue sarcoma",
+        "Surgery for soft tissue sarcoma",
+        "Radiation therapy for soft tissue sarcoma",
+        "Chemotherapy for soft tissue sarcoma",
+        "Targeted therapy for soft tissue sarcoma",
+        "Follow-up after treatment for soft tissue sarcoma",
+        "Medical disclaimer",
+    ]
+    assert {s.publisher for s in report.sections} == {"Canadian Cancer Society"}
+    assert report.sections[-1].text.endswith("1-888-939-3333 | | © 2024 Canadian Cancer Society")
+
+
+def test_windows_line_endings_and_bom_read_like_plain_utf8(tmp_path):
+    text = "Guide\n\nOpening words.\n\nPart one\n\nFirst part text.\n"
+    root = write_tree(
+        tmp_path / "c",
+        {"unix.txt": text, "windows.txt": b"\xef\xbb\xbf" + text.replace("\n", "\r\n").encode("utf-8")},
+    )
+    sections = read_corpus(root).sections
+    unix = [(s.heading_path, s.text) for s in sections if s.doc_id == "unix.txt"]
+    windows = [(s.heading_path, s.text) for s in sections if s.doc_id == "windows.txt"]
+    assert unix == windows == [(("Guide",), "Opening words."), (("Guide", "Part one"), "First part text.")]

@@ -1,0 +1,72 @@
+"""The searcher on a small index: what a question returns, and what it refuses."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from conftest import FakeEmbedder
+
+from passage_search.errors import QueryError
+from passage_search.searcher import Searcher
+
+
+@pytest.fixture
+def searcher(fake_index) -> Searcher:
+    return Searcher(fake_index, embedder=FakeEmbedder())
+
+
+@pytest.mark.parametrize("query", ["", "   ", "\n\t  ", "\x00\x07\x1b"])
+def test_empty_question_is_refused(searcher, query):
+    with pytest.raises(QueryError) as info:
+        searcher.search(query)
+    assert str(info.value).endswith(".")
+
+
+def test_k_larger_than_the_index_returns_every_passage_once(searcher):
+    hits = searcher.search("sarcoma surgery", k=1000)
+    assert len(hits) == len(searcher.passages)
+    assert len({h.passage.id for h in hits}) == len(searcher.passages)
+
+
+@pytest.mark.parametrize("k", [0, -1])
+def test_k_below_one_returns_nothing(searcher, k):
+    assert searcher.search("sarcoma surgery", k=k) == []
+
+
+def test_k_limits_the_number_of_hits(searcher):
+    assert len(searcher.search("sarcoma surgery", k=2)) == 2
+
+
+def test_control_characters_are_tolerated(searcher):
+    plain = searcher.search("limb sparing surgery", k=3)
+    noisy = searcher.search("limb\x00 sparing\x07\r\nsurgery\x1b", k=3)
+    assert [h.passage.id for h in noisy] == [h.passage.id for h in plain]
+
+
+def test_hits_are_ranked_one_to_n_with_descending_scores(searcher):
+    hits = searcher.search("radiation therapy before surgery", k=10)
+    assert [h.rank for h in hits] == list(range(1, len(hits) + 1))
+    scores = [h.score for h in hits]
+    assert scores == sorted(scores, reverse=True)
+
+
+@pytest.mark.parametrize("index", range(6))
+def test_a_passage_is_found_first_by_its_own_words(searcher, index):
+    passages = searcher.passages
+    target = passages[index % len(passages)]
+    hits = searcher.search(f"{target.breadcrumb} {target.text}", k=3)
+    assert hits[0].passage == target
+
+
+def test_long_question_is_searched(searcher):
+    hits = searcher.search("surgery " * 5000, k=3)
+    assert len(hits) == 3
+
+
+def test_concurrent_searches_give_the_same_answers(searcher):
+    questions = ["limb sparing surgery", "nausea ginger", "radiation rays", "appetite meals", "your doctor"]
+    want = {q: [h.passage.id for h in searcher.search(q, k=4)] for q in questions}
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        got = list(pool.map(lambda q: (q, [h.passage.id for h in searcher.search(q, k=4)]), questions * 20))
+    assert all(ids == want[q] for q, ids in got)
