@@ -77,7 +77,7 @@ if query.strip():
             st.markdown(f"**{hit.rank}.** {escape_markdown(p.breadcrumb)}")
             st.markdown(escape_markdown(p.text))
             source = f"{p.publisher} — {p.source}" if p.publisher else p.source
-            st.caption(f"Source: {escape_markdown(source)} · score {hit.score:.2f}")
+            st.caption(f"Source: {escape_markdown(source)}")
 else:
     st.caption("Type a question in your own words and press Enter.")
 

@@ -75,14 +75,14 @@ q = queries[pick]
 st.text(q.text)
 first = q.first_relevant
 st.markdown(
-    f"First relevant document at rank **{first}**."
-    if first
-    else f"No relevant document in the top {result.k}."
+    f"First relevant document at rank **{first}**." if first else f"Nothing relevant in the top {result.k}."
 )
 for doc_id in q.relevant:
     doc = ds.corpus.get(doc_id)
+    rank = q.ranking.index(doc_id) + 1 if doc_id in q.ranking else None
     with st.container(border=True):
-        st.markdown(f"**Relevant:** {escape_markdown(doc.title if doc else doc_id)}")
+        where = f"rank {rank}" if rank else f"not in the top {result.k}"
+        st.markdown(f"**Relevant** ({where}): {escape_markdown(doc.title if doc else doc_id)}")
         st.markdown(escape_markdown(doc.text if doc else "(not in the corpus)"))
 above = q.hits[: (first - 1) if first else 10]
 st.markdown(f"**Ranked above it** ({len(above)})" if first else "**The top 10 instead**")

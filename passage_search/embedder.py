@@ -24,10 +24,19 @@ DEFAULT_MODEL = "all-MiniLM-L6-v2"
 
 
 class Embedder(Protocol):
-    name: str
-    fingerprint: str
-    dimension: int
-    max_tokens: int
+    """What the index needs of a model: identity, vector size, window, token counting, embedding."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def fingerprint(self) -> str: ...
+
+    @property
+    def dimension(self) -> int: ...
+
+    @property
+    def max_tokens(self) -> int: ...
 
     def count_tokens(self, text: str) -> int: ...
 
@@ -133,11 +142,15 @@ class SentenceTransformerEmbedder:
     def dimension(self) -> int:
         model = self.model
         getter = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
-        return int(getter())
+        dimension = getter()
+        if dimension is None:
+            raise ModelError(f"The model at {self.path} does not say how long its vectors are.")
+        return int(dimension)
 
     @property
     def max_tokens(self) -> int:
-        return int(self.model.max_seq_length)
+        # A model that states no window gets BERT's usual 512 word pieces.
+        return int(self.model.max_seq_length or 512)
 
     def count_tokens(self, text: str) -> int:
         if self._counter is None:

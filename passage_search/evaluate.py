@@ -511,6 +511,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
     )
     out = args.out or EVAL_OUT / slug(dataset.name)
     write_report(result, out)
+    info, passages = result.index, result.manifest.passage_count
+    if info is not None:
+        done = f"Indexed {passages} passages in {info.seconds:.1f} s" if info.built else "Reused the index"
+        print(f"{done} at {info.path}")
     print(format_table(result))
     print(f"Report, runs and recall plot -> {out}")
     return 0

@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .evaluate import DEPTH_FACTOR
+
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
@@ -93,7 +95,13 @@ def report_json(result: EvalResult) -> dict[str, Any]:
             "format_version": man.format_version,
             "created": man.created,
         },
-        "settings": {"k": result.k, "modes": list(result.modes), "level": "document (max over passages)"},
+        "settings": {
+            "k": result.k,
+            "passage_depth": DEPTH_FACTOR * result.k,
+            "modes": list(result.modes),
+            "metrics": list(next(iter(result.modes.values())).metrics),
+            "level": "document (its score is the max over its passages)",
+        },
         "metrics": {mode: dict(r.metrics) for mode, r in result.modes.items()},
         "timing_ms": {
             mode: {s: round(v, 3) for s, v in r.timing.items()} for mode, r in result.modes.items()

@@ -26,18 +26,22 @@ FUSIONS = ("rrf", "convex")
 
 @dataclass(frozen=True)
 class SearchConfig:
-    """How questions are searched. The defaults are the best measured settings (README, "Ranking")."""
+    """How questions are searched.
+
+    The fusion defaults were chosen by 5-fold cross-validation on the two development query sets
+    (bench/tune_fusion.py; figures in the README, "Ranking").
+    """
 
     mode: str = "hybrid"
     fusion: str = "rrf"
     rrf_k: float = 30.0
     dense_weight: float = 1.0
-    heading_weight: float = 0.5
-    lexical_weight: float = 0.5
+    heading_weight: float = 0.25
+    lexical_weight: float = 0.25
     candidates: int = 100
     fold_spelling: bool = True
     expand_lexical: bool = True
-    expand_dense: bool = False
+    expand_dense: bool = True
     correct_spelling: bool = True
 
     def __post_init__(self) -> None:

@@ -20,7 +20,8 @@ MIN_BUDGET = 32
 
 def sentence_spans(text: str) -> list[tuple[int, int]]:
     """(start, end) character spans of the sentences in ``text``, white space excluded."""
-    spans, start = [], 0
+    spans: list[tuple[int, int]] = []
+    start = 0
     for match in _SENTENCE_END.finditer(text):
         end = match.start(1) if match.group(1) else match.start()
         _add_span(text, start, end, spans)

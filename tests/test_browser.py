@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -103,7 +104,9 @@ def test_question_in_a_real_browser_shows_the_stage_4_passage(server, tmp_path):
             box.press("Enter")
             try:
                 expect(page.get_by_text("Source:").first).to_be_visible(timeout=60_000)
-                expect(page.get_by_text(STAGE_4).first).to_be_visible(timeout=60_000)
+                # The first card's heading line reads "1. <breadcrumb>": the stage 4 passage ranks first.
+                first = page.get_by_text(re.compile(r"^1\.\s*" + re.escape(STAGE_4) + "$"))
+                expect(first).to_be_visible(timeout=60_000)
             finally:
                 page.screenshot(path=str(tmp_path / "search.png"), full_page=True)
         finally:

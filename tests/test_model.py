@@ -13,10 +13,10 @@ from passage_search.splitter import embedding_text
 
 pytestmark = pytest.mark.model
 
-# Floors measured on the bundled corpus with the default search settings (hybrid when measured: 19 and 26
-# of 28 questions). The lead raises them as ranking improves.
-SEED_TOP1_MIN = 19 / 28
-SEED_TOP3_MIN = 26 / 28
+# Floors measured on the bundled corpus with the default (hybrid) search settings: 25 and 27 of 28
+# questions. Raise them as ranking improves; never lower them to make a change pass.
+SEED_TOP1_MIN = 25 / 28
+SEED_TOP3_MIN = 27 / 28
 _EPS = 1e-9
 
 
@@ -24,6 +24,20 @@ def test_limb_sparing_surgery_finds_the_surgery_passage(real_searcher):
     hits = real_searcher.search("limb-sparing surgery", k=3)
     assert hits[0].passage.heading_path == (TITLE, "Surgery for soft tissue sarcoma")
     assert "limb-sparing surgery" in hits[0].passage.text
+
+
+def test_spread_to_the_lungs_finds_the_stage_4_passage(real_searcher):
+    hits = real_searcher.search("options once the sarcoma has spread to the lungs", k=3)
+    assert hits[0].passage.heading_path == (TITLE, "Treatments for stage 4 soft tissue sarcoma")
+
+
+@pytest.mark.parametrize("mode", ["dense", "lexical", "hybrid"])
+def test_every_mode_ranks_the_surgery_passage_for_amputation(real_searcher, mode):
+    hits = real_searcher.search("amputation", k=3, mode=mode)
+    # BM25 returns only passages that contain a query word; the dense modes always fill k.
+    assert [h.rank for h in hits] == list(range(1, len(hits) + 1))
+    assert len(hits) == (1 if mode == "lexical" else 3)
+    assert hits[0].passage.heading_path[-1] == "Surgery for soft tissue sarcoma"
 
 
 def test_real_index_holds_the_bundled_corpus(real_searcher):
