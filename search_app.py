@@ -21,6 +21,12 @@ st.set_page_config(page_title="Passage search", page_icon="🔎", layout="center
 
 @st.cache_resource(show_spinner="Loading the search index…")
 def load_searcher(index_dir: str) -> Searcher:
+    from passage_search.embedder import set_torch_threads
+
+    # One thread per question: on two cores, torch's default of two threads per encode made a question
+    # take 59 ms (p95 157 ms) instead of 26 ms (p95 36 ms) while another process was busy
+    # (bench/query_latency.py --threads 1 vs default), and the page serves several people at once.
+    set_torch_threads(1)
     searcher = Searcher(index_dir)
     searcher.search("warm up")  # the first encode is slow; pay it here, not on the first question
     return searcher

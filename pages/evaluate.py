@@ -22,9 +22,7 @@ st.set_page_config(page_title="Evaluation", page_icon="📏", layout="wide")
 st.title("Evaluation")
 
 choice = st.selectbox("Test set", [SEED, *map(str, SHARED), OTHER])
-folder = (
-    st.text_input("Folder with corpus.jsonl, queries.jsonl, qrels/test.tsv") if choice == OTHER else choice
-)
+folder = st.text_input("Folder with corpus.jsonl, queries.jsonl, qrels/test.tsv") if choice == OTHER else choice
 col_m, col_k = st.columns([3, 1])
 modes = col_m.multiselect("Modes", ev.available_modes(), default=list(ev.available_modes()))
 k = int(col_k.number_input("Documents ranked (k)", min_value=10, max_value=1000, value=100, step=10))
@@ -74,9 +72,7 @@ pick = st.selectbox(
 q = queries[pick]
 st.text(q.text)
 first = q.first_relevant
-st.markdown(
-    f"First relevant document at rank **{first}**." if first else f"Nothing relevant in the top {result.k}."
-)
+st.markdown(f"First relevant document at rank **{first}**." if first else f"Nothing relevant in the top {result.k}.")
 for doc_id in q.relevant:
     doc = ds.corpus.get(doc_id)
     rank = q.ranking.index(doc_id) + 1 if doc_id in q.ranking else None

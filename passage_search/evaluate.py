@@ -19,7 +19,7 @@ import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from .errors import PassageSearchError, QueryError
 from .passage import HEADING_SEPARATOR, Hit
@@ -138,9 +138,7 @@ def load_beir(
     for row in _jsonl(corpus_file, "BEIR document"):
         doc_id = str(row["_id"])
         docs[doc_id] = Document(doc_id, str(row.get("title") or ""), str(row.get("text") or ""))
-    asked = {
-        str(r["_id"]): str(r.get("text") or "") for r in _jsonl(queries or folder / "queries.jsonl", "query")
-    }
+    asked = {str(r["_id"]): str(r.get("text") or "") for r in _jsonl(queries or folder / "queries.jsonl", "query")}
     judged = read_qrels(qrels or folder / "qrels" / "test.tsv")
     return _dataset(folder.resolve().name, docs, asked, judged, corpus_file)
 
@@ -170,9 +168,7 @@ def seed_dataset(corpus_dir: Path, questions_file: Path, *, name: str = "seed") 
 
 def corpus_jsonl(dataset: Dataset) -> str:
     docs = dataset.corpus.values()
-    return "".join(
-        json.dumps({"_id": d.id, "title": d.title, "text": d.text}, ensure_ascii=False) + "\n" for d in docs
-    )
+    return "".join(json.dumps({"_id": d.id, "title": d.title, "text": d.text}, ensure_ascii=False) + "\n" for d in docs)
 
 
 def write_beir(dataset: Dataset, folder: Path) -> None:
@@ -210,8 +206,7 @@ def prepare_index(
     from .embedder import SentenceTransformerEmbedder
     from .index import FORMAT_VERSION
 
-    # cast: mypy does not take SentenceTransformerEmbedder for an Embedder (read-only dimension property).
-    emb = cast("Embedder", embedder or SentenceTransformerEmbedder(model))
+    emb: Embedder = embedder or SentenceTransformerEmbedder(model)
     source = dataset.corpus_file
     if source is None:  # an in-memory corpus is indexed from a file like any other
         source = cache_root / f"{slug(dataset.name)}.corpus.jsonl"
@@ -295,9 +290,7 @@ def score(
 
     qr = Qrels({qid: dict(qrels[qid]) for qid in rankings})
     # Scores that fall with the rank, so ranx orders documents exactly as ranked, ties included.
-    run = Run(
-        {qid: {doc: float(len(docs) - i) for i, doc in enumerate(docs)} for qid, docs in rankings.items()}
-    )
+    run = Run({qid: {doc: float(len(docs) - i) for i, doc in enumerate(docs)} for qid, docs in rankings.items()})
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # numba's type-safety warnings from inside ranx
         ranx_evaluate(qr, run, list(metrics), return_mean=False)
@@ -469,13 +462,9 @@ def add_eval_parser(subparsers: argparse._SubParsersAction) -> argparse.Argument
     p.add_argument("--qrels", type=Path, help="qrels .tsv to use instead of the folder's qrels/test.tsv")
     p.add_argument("--corpus", type=Path, help="corpus.jsonl to use instead of the folder's")
     p.add_argument("--index", type=Path, help="search this index instead of indexing the corpus")
-    p.add_argument(
-        "-k", type=int, default=DEFAULT_K, help=f"documents ranked per query (default: {DEFAULT_K})"
-    )
+    p.add_argument("-k", type=int, default=DEFAULT_K, help=f"documents ranked per query (default: {DEFAULT_K})")
     p.add_argument("--out", type=Path, help=f"output folder (default: {EVAL_OUT}/<dataset name>)")
-    p.add_argument(
-        "--model", default=None, help="local sentence-transformers folder (default: all-MiniLM-L6-v2)"
-    )
+    p.add_argument("--model", default=None, help="local sentence-transformers folder (default: all-MiniLM-L6-v2)")
     p.add_argument("--no-headings", action="store_true", help="index passage text without its heading path")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_eval)

@@ -12,6 +12,15 @@ _PHONE = re.compile(r"(?<!\d)(?:\+?1[- .])?(?:\(\d{3}\)\s?|\d{3}[- .])\d{3}[- .]
 _COPYRIGHT = re.compile(r"©[^|\n]*")
 
 
+# Headings of the sections a page shows about itself rather than about health.
+_NOTICE_HEADING = re.compile(r"disclaimer|copyright|terms of use|privacy|cookie", re.IGNORECASE)
+
+
+def is_notice(passage: Passage) -> bool:
+    """A medical disclaimer, copyright or privacy section: shown on every page, never the answer."""
+    return any(_NOTICE_HEADING.search(h) for h in passage.heading_path[1:])
+
+
 @dataclass(frozen=True)
 class Notices:
     titles: tuple[str, ...]
@@ -28,7 +37,7 @@ def corpus_notices(passages: Iterable[Passage]) -> Notices:
     rights: dict[str, None] = {}
     for p in passages:
         titles.setdefault(p.title)
-        if any("disclaimer" in h.lower() for h in p.heading_path[1:]):
+        if is_notice(p) and any("disclaimer" in h.lower() for h in p.heading_path[1:]):
             disclaimer.setdefault(p.text)
         for match in _PHONE.findall(p.text):
             phones.setdefault(match.strip())

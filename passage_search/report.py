@@ -49,9 +49,7 @@ def format_table(result: EvalResult) -> str:
     lines = ["  ".join([" " * width, *(m.rjust(c) for m, c in zip(modes, cols, strict=True))])]
     for row in rows:
         cells = (f"{row[m]:.4f}" if "ms" not in row["metric"] else f"{row[m]:.1f}" for m in modes)
-        lines.append(
-            "  ".join([row["metric"].ljust(width), *(v.rjust(c) for v, c in zip(cells, cols, strict=True))])
-        )
+        lines.append("  ".join([row["metric"].ljust(width), *(v.rjust(c) for v, c in zip(cells, cols, strict=True))]))
     ds = result.dataset
     lines.append(
         f"{len(ds.queries)} queries scored at document level over {len(ds.corpus)} documents"
@@ -62,9 +60,7 @@ def format_table(result: EvalResult) -> str:
 
 def worst_first(mode: ModeResult) -> list[QueryResult]:
     """Queries with no relevant document found first, then by falling rank of the first relevant one."""
-    return sorted(
-        mode.queries, key=lambda q: (-(q.first_relevant or 10**9), q.metrics.get("ndcg@10", 0.0), q.id)
-    )
+    return sorted(mode.queries, key=lambda q: (-(q.first_relevant or 10**9), q.metrics.get("ndcg@10", 0.0), q.id))
 
 
 def report_json(result: EvalResult) -> dict[str, Any]:
@@ -103,15 +99,10 @@ def report_json(result: EvalResult) -> dict[str, Any]:
             "level": "document (its score is the max over its passages)",
         },
         "metrics": {mode: dict(r.metrics) for mode, r in result.modes.items()},
-        "timing_ms": {
-            mode: {s: round(v, 3) for s, v in r.timing.items()} for mode, r in result.modes.items()
-        },
+        "timing_ms": {mode: {s: round(v, 3) for s, v in r.timing.items()} for mode, r in result.modes.items()},
         "eval_seconds": round(result.seconds, 2),
         "per_query": {
-            mode: {
-                q.id: {**q.metrics, "first_relevant": q.first_relevant, "ms": round(q.ms, 3)}
-                for q in r.queries
-            }
+            mode: {q.id: {**q.metrics, "first_relevant": q.first_relevant, "ms": round(q.ms, 3)} for q in r.queries}
             for mode, r in result.modes.items()
         },
     }

@@ -15,6 +15,7 @@ from .errors import IndexMismatchError, QueryError
 from .fusion import Ranking, convex, rrf
 from .index import BUILD_HINT, LoadedIndex, Manifest, load_index
 from .lexical import analyze
+from .notices import is_notice
 from .passage import Hit, Passage
 from .topk import knn
 from .vocab import SpellingCorrector, Vocabulary, load_vocabulary, words
@@ -43,6 +44,7 @@ class SearchConfig:
     expand_lexical: bool = True
     expand_dense: bool = True
     correct_spelling: bool = True
+    demote_notices: bool = True
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -113,6 +115,7 @@ class Searcher:
         self.config = config or SearchConfig()
         self.vocabulary: Vocabulary = load_vocabulary()
         self.corrector = SpellingCorrector(self.index.lexical.word_counts)
+        self.notice_rows = frozenset(row for row, p in enumerate(self.passages) if is_notice(p))
 
     @property
     def passages(self) -> list[Passage]:
@@ -204,6 +207,9 @@ class Searcher:
             fused = rrf(rankings, k=cfg.rrf_k, weights=weights) if cfg.fusion == "rrf" else convex(
                 rankings, weights=weights
             )
+        if cfg.demote_notices and self.notice_rows:
+            # The page always shows the disclaimer; as a search result it only pushes answers down.
+            fused = [x for x in fused if x[0] not in self.notice_rows] + [x for x in fused if x[0] in self.notice_rows]
         return [
             Hit(
                 self.passages[row],

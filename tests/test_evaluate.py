@@ -180,11 +180,7 @@ def test_long_document_is_split_but_ranked_once(tiny_result):
 def test_write_report_writes_every_file(tiny_result, tmp_path):
     out = write_report(tiny_result, tmp_path / "out")
     modes = list(tiny_result.modes)
-    names = (
-        {"report.json", "recall.png"}
-        | {f"run.{m}.trec" for m in modes}
-        | {f"per_query.{m}.tsv" for m in modes}
-    )
+    names = {"report.json", "recall.png"} | {f"run.{m}.trec" for m in modes} | {f"per_query.{m}.tsv" for m in modes}
     assert names <= {p.name for p in out.iterdir()}
     report = json.loads((out / "report.json").read_text())
     assert report["counts"]["queries"] == 6 and report["counts"]["queries_ignored"] == 1
@@ -221,9 +217,7 @@ def test_unknown_mode_is_refused_before_any_work(tmp_path):
 
 
 def test_cmd_eval_prints_the_table_and_writes_the_report(monkeypatch, tmp_path, capsys):
-    monkeypatch.setattr(
-        "passage_search.embedder.SentenceTransformerEmbedder", lambda model=None: FakeEmbedder()
-    )
+    monkeypatch.setattr("passage_search.embedder.SentenceTransformerEmbedder", lambda model=None: FakeEmbedder())
     parser = argparse.ArgumentParser()
     ev.add_eval_parser(parser.add_subparsers())
     args = parser.parse_args(["eval", str(TINY), "--mode", "dense", "-k", "20", "--out", str(tmp_path), "-q"])

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 
 import pytest
-from conftest import FakeEmbedder
+from conftest import FakeEmbedder, write_tree
 
+from passage_search.build import build_index
 from passage_search.errors import QueryError
+from passage_search.notices import is_notice
 from passage_search.searcher import Searcher
 
 
@@ -47,8 +50,12 @@ def test_control_characters_are_tolerated(searcher):
 def test_hits_are_ranked_one_to_n_with_descending_scores(searcher):
     hits = searcher.search("radiation therapy before surgery", k=10)
     assert [h.rank for h in hits] == list(range(1, len(hits) + 1))
-    scores = [h.score for h in hits]
-    assert scores == sorted(scores, reverse=True)
+    # Notice sections (the disclaimer) are moved after the content passages; each group keeps score order.
+    notices = [is_notice(h.passage) for h in hits]
+    assert notices == sorted(notices)
+    for group in (False, True):
+        scores = [h.score for h, n in zip(hits, notices, strict=True) if n == group]
+        assert scores == sorted(scores, reverse=True)
 
 
 @pytest.mark.parametrize("index", range(6))
@@ -70,3 +77,23 @@ def test_concurrent_searches_give_the_same_answers(searcher):
     with ThreadPoolExecutor(max_workers=8) as pool:
         got = list(pool.map(lambda q: (q, [h.passage.id for h in searcher.search(q, k=4)]), questions * 20))
     assert all(ids == want[q] for q, ids in got)
+
+
+def test_a_disclaimer_ranks_after_every_content_passage(tmp_path, fake_embedder):
+    corpus = write_tree(
+        tmp_path / "corpus",
+        {
+            "page.txt": "Caring for yourself\n\nRest\n\nSleep helps your body recover after treatment.\n\n"
+            "Medical disclaimer\n\nTalk to your doctor about your treatment and your health before deciding.\n"
+        },
+    )
+    build_index(corpus, tmp_path / "index", embedder=fake_embedder)
+    searcher = Searcher(tmp_path / "index", embedder=fake_embedder)
+    question = "talk to your doctor about your treatment"
+    for mode in ("dense", "lexical", "hybrid"):
+        hits = searcher.search(question, k=5, mode=mode)
+        assert hits[-1].passage.heading_path[-1] == "Medical disclaimer", mode
+    plain = replace(searcher.config, demote_notices=False)
+    assert searcher.search_batch([question], 5, mode="lexical", config=plain)[0][0].passage.heading_path[-1] == (
+        "Medical disclaimer"
+    )
