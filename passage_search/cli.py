@@ -80,10 +80,19 @@ def cmd_build(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _one_thread() -> None:
+    from .embedder import set_torch_threads
+
+    # Questions are encoded one at a time: on two cores, one torch thread is faster than two as soon as
+    # anything else runs (bench/query_latency.py --threads 1 against the default).
+    set_torch_threads(1)
+
+
 def cmd_search(args: argparse.Namespace) -> int:
     from .searcher import Searcher, clean_query
 
     clean_query(args.question)  # refuse an empty question before spending seconds on loading the model
+    _one_thread()
     hits = Searcher(args.index, model=args.model).search(args.question, k=args.k, mode=args.mode)
     if args.json:
         print(json.dumps([h.to_json() for h in hits], ensure_ascii=False, indent=2))
@@ -112,6 +121,8 @@ def parser(corpus: Path = Path("corpus"), out: Path = Path("index")) -> argparse
 def run(args: argparse.Namespace) -> int:
     """Run a parsed command, turning library errors into one sentence on stderr."""
     try:
+        if getattr(args, "command", None) == "eval":
+            _one_thread()
         return int(args.func(args))
     except PassageSearchError as exc:
         print(f"passage-search: {exc}", file=sys.stderr)
