@@ -22,7 +22,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from passage_search.evaluate import Dataset, load_beir, prepare_index  # noqa: E402
+from passage_search.beir import Dataset, load_beir  # noqa: E402
+from passage_search.evaluate import prepare_index  # noqa: E402
 from passage_search.fusion import convex, rrf  # noqa: E402
 from passage_search.searcher import SearchConfig, Searcher  # noqa: E402
 

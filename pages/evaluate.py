@@ -7,6 +7,7 @@ from pathlib import Path
 
 import streamlit as st
 
+from passage_search import beir
 from passage_search import evaluate as ev
 from passage_search.errors import PassageSearchError
 from passage_search.notices import escape_markdown
@@ -34,14 +35,17 @@ if st.button("Run", type="primary", disabled=not (modes and folder)):
         if done % 20 == 0 or done == total:
             bar.progress(done / total, text=f"{mode}: {done} of {total} questions")
 
+    from passage_search.embedder import set_torch_threads
+
+    set_torch_threads(1)  # questions are encoded one at a time; see bench/query_latency.py
     try:
         dataset = (
-            ev.seed_dataset(HERE / "corpus", HERE / "tests" / "data" / "seed_questions.jsonl")
+            beir.seed_dataset(HERE / "corpus", HERE / "tests" / "data" / "seed_questions.jsonl")
             if choice == SEED
-            else ev.load_beir(Path(folder))
+            else beir.load_beir(Path(folder))
         )
         result = ev.run_eval(dataset, modes=modes, k=k, cache_root=OUT / ".cache", on_progress=on_progress)
-        st.session_state["eval_out"] = write_report(result, OUT / ev.slug(dataset.name))
+        st.session_state["eval_out"] = write_report(result, OUT / beir.slug(dataset.name))
     except PassageSearchError as exc:
         st.error(str(exc))
         st.stop()

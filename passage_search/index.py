@@ -32,7 +32,8 @@ from .passage import Passage
 if TYPE_CHECKING:
     import faiss
 
-FORMAT_VERSION = 1
+# 2: heading vectors (headings.faiss, headings.jsonl) and the lexical/ folder joined the index.
+FORMAT_VERSION = 2
 MANIFEST = "manifest.json"
 VECTORS = "vectors.faiss"
 PASSAGES = "passages.jsonl"
@@ -196,6 +197,11 @@ def read_manifest(root: Path) -> Manifest:
         raise IndexMismatchError(
             f"The index at {root} uses format {version}, newer than this passage-search understands "
             f"({FORMAT_VERSION}); upgrade passage-search or rebuild with: {BUILD_HINT}"
+        )
+    if version < FORMAT_VERSION:
+        raise IndexMismatchError(
+            f"The index at {root} uses format {version}, older than this passage-search writes "
+            f"({FORMAT_VERSION}); rebuild it with: {BUILD_HINT}"
         )
     try:
         return Manifest.from_json(data)

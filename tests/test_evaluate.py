@@ -9,6 +9,7 @@ from math import log2
 import pytest
 from conftest import CORPUS, REPO, SEED_QUESTIONS, FakeEmbedder
 
+from passage_search import beir
 from passage_search import evaluate as ev
 from passage_search.report import format_table, worst_first, write_report
 
@@ -90,7 +91,7 @@ def test_percentile_interpolates():
 
 
 def test_load_beir_keeps_judged_queries_and_grades():
-    ds = ev.load_beir(TINY)
+    ds = beir.load_beir(TINY)
     assert ds.name == "tiny_beir"
     assert len(ds.corpus) == 8 and len(ds.queries) == 6
     assert ds.ignored_queries == 1 and "q7" not in ds.queries  # no judgement: ignored and counted
@@ -100,7 +101,7 @@ def test_load_beir_keeps_judged_queries_and_grades():
 def test_load_beir_overrides_and_trec_qrels(tmp_path):
     qrels = tmp_path / "q.trec"
     qrels.write_text("q4 0 asthma-inhaler 1\nq4 0 asthma-triggers 0\nq9 0 sleep-tips 1\n")
-    ds = ev.load_beir(TINY, qrels=qrels)
+    ds = beir.load_beir(TINY, qrels=qrels)
     assert ds.qrels == {"q4": {"asthma-inhaler": 1}}  # a zero score is not a judgement of relevance
     assert ds.ignored_qrels == 1  # q9 is not in queries.jsonl
     assert ds.ignored_queries == 6
@@ -119,20 +120,20 @@ def test_broken_dataset_files_are_named(tmp_path, name, content, message):
     for part in ("corpus.jsonl", "queries.jsonl", "qrels/test.tsv"):
         (folder / part).write_bytes((TINY / part).read_bytes())
     (folder / name).write_text(content)
-    with pytest.raises(ev.EvalError, match=message):
-        ev.load_beir(folder)
+    with pytest.raises(beir.EvalError, match=message):
+        beir.load_beir(folder)
 
 
 def test_missing_dataset_says_what_is_expected(tmp_path):
-    with pytest.raises(ev.EvalError, match="does not exist"):
-        ev.load_beir(tmp_path / "nowhere")
+    with pytest.raises(beir.EvalError, match="does not exist"):
+        beir.load_beir(tmp_path / "nowhere")
     (tmp_path / "empty").mkdir()
-    with pytest.raises(ev.EvalError, match="corpus.jsonl is missing"):
-        ev.load_beir(tmp_path / "empty")
+    with pytest.raises(beir.EvalError, match="corpus.jsonl is missing"):
+        beir.load_beir(tmp_path / "empty")
 
 
 def test_seed_dataset_is_one_document_per_section_and_matches_the_checked_in_copy():
-    ds = ev.seed_dataset(CORPUS, SEED_QUESTIONS)
+    ds = beir.seed_dataset(CORPUS, SEED_QUESTIONS)
     questions = [json.loads(line) for line in SEED_QUESTIONS.read_text().splitlines() if line.strip()]
     assert len(ds.queries) == len(questions) and ds.ignored_queries == 0  # every question finds its section
     for (qid, rel), question in zip(ds.qrels.items(), questions, strict=True):
@@ -140,7 +141,7 @@ def test_seed_dataset_is_one_document_per_section_and_matches_the_checked_in_cop
     from passage_search.readers import read_corpus
 
     assert [d.text for d in ds.corpus.values()] == [s.text for s in read_corpus(CORPUS).sections]
-    on_disk = ev.load_beir(SEED_BEIR)  # regenerate with write_beir(seed_dataset(...), ...) if this fails
+    on_disk = beir.load_beir(SEED_BEIR)  # regenerate with write_beir(seed_dataset(...), ...) if this fails
     assert (dict(on_disk.corpus), dict(on_disk.queries), dict(on_disk.qrels)) == (
         dict(ds.corpus),
         dict(ds.queries),
@@ -154,7 +155,7 @@ def test_seed_dataset_is_one_document_per_section_and_matches_the_checked_in_cop
 @pytest.fixture(scope="module")
 def tiny_result(tmp_path_factory):
     cache = tmp_path_factory.mktemp("eval") / ".cache"
-    return ev.run_eval(ev.load_beir(TINY), k=100, cache_root=cache, embedder=FakeEmbedder(max_tokens=40))
+    return ev.run_eval(beir.load_beir(TINY), k=100, cache_root=cache, embedder=FakeEmbedder(max_tokens=40))
 
 
 @pytest.mark.parametrize("mode", ev.available_modes())
@@ -201,7 +202,7 @@ def test_worst_first_puts_misses_and_low_ranks_first(tiny_result):
 
 
 def test_index_is_cached_by_corpus_and_model(tmp_path):
-    ds = ev.load_beir(TINY)
+    ds = beir.load_beir(TINY)
     first = ev.run_eval(ds, modes=["dense"], k=10, cache_root=tmp_path, embedder=FakeEmbedder())
     again = ev.run_eval(ds, modes=["dense"], k=10, cache_root=tmp_path, embedder=FakeEmbedder())
     other = ev.run_eval(ds, modes=["dense"], k=10, cache_root=tmp_path, embedder=FakeEmbedder(dimension=32))
@@ -211,8 +212,8 @@ def test_index_is_cached_by_corpus_and_model(tmp_path):
 
 
 def test_unknown_mode_is_refused_before_any_work(tmp_path):
-    with pytest.raises(ev.EvalError, match="Unknown mode"):
-        ev.run_eval(ev.load_beir(TINY), modes=["sparse"], cache_root=tmp_path, embedder=FakeEmbedder())
+    with pytest.raises(beir.EvalError, match="Unknown mode"):
+        ev.run_eval(beir.load_beir(TINY), modes=["sparse"], cache_root=tmp_path, embedder=FakeEmbedder())
     assert not any(tmp_path.iterdir())
 
 
@@ -228,7 +229,7 @@ def test_cmd_eval_prints_the_table_and_writes_the_report(monkeypatch, tmp_path, 
     assert (
         format_table(
             ev.run_eval(
-                ev.load_beir(TINY),
+                beir.load_beir(TINY),
                 modes=["dense"],
                 k=20,
                 cache_root=tmp_path / ".cache",

@@ -168,3 +168,15 @@ def test_building_an_empty_corpus_is_refused_with_the_formats_to_add(tmp_path):
         build_index(tmp_path / "empty", tmp_path / "index", embedder=FakeEmbedder())
     assert ".txt" in str(info.value) and "notes.pdf" in str(info.value)
     assert not (tmp_path / "index" / "current").exists()
+
+
+def test_an_index_from_an_older_format_is_refused_and_reported_stale(fake_index, tiny_corpus):
+    from passage_search.build import staleness
+
+    path = fake_index / "current" / "manifest.json"
+    data = json.loads(path.read_text("utf-8"))
+    data["format_version"] = FORMAT_VERSION - 1
+    path.write_text(json.dumps(data), "utf-8")
+    with pytest.raises(IndexMismatchError, match="older"):
+        read_manifest(fake_index)
+    assert "older" in (staleness(tiny_corpus, fake_index) or "")
