@@ -19,11 +19,6 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round((len(ordered) - 1) * q / 100))]
-
-
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--index", type=Path, default=ROOT / "index")
@@ -34,6 +29,7 @@ def main() -> int:
     args = ap.parse_args()
 
     from passage_search.embedder import set_torch_threads
+    from passage_search.evaluate import percentile
     from passage_search.searcher import MODES, Searcher
 
     if args.threads:

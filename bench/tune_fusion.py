@@ -24,8 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from passage_search.beir import Dataset, load_beir  # noqa: E402
 from passage_search.evaluate import prepare_index  # noqa: E402
-from passage_search.fusion import convex, rrf  # noqa: E402
-from passage_search.searcher import SearchConfig, Searcher  # noqa: E402
+from passage_search.searcher import SearchConfig, Searcher, fuse  # noqa: E402
 
 DEPTH = 100
 
@@ -43,16 +42,9 @@ def grid() -> list[SearchConfig]:
 
 
 def doc_run(searcher: Searcher, rankings: list[dict], ids: list[str], cfg: SearchConfig) -> dict[str, dict]:
-    weights = {"dense": cfg.dense_weight, "heading": cfg.heading_weight, "lexical": cfg.lexical_weight}
     run = {}
     for qid, ranking in zip(ids, rankings, strict=True):
-        used = {name: r for name, r in ranking.items() if weights.get(name, 0) > 0}
-        if cfg.mode != "hybrid":
-            fused = list(ranking[cfg.mode])
-        elif cfg.fusion == "rrf":
-            fused = rrf(used, k=cfg.rrf_k, weights=weights)
-        else:
-            fused = convex(used, weights=weights)
+        fused = fuse(ranking, cfg)
         docs: dict[str, float] = {}
         for rank, (row, _score) in enumerate(fused):
             # Scores from different fusions are not comparable; 1/rank keeps the order ranx sees.

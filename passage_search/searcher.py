@@ -145,9 +145,7 @@ class Searcher:
         if cfg.expand_dense and expansions:
             dense_text = f"{dense_text} ({' '.join(expansions)})"
         lexical_words = tokens + list(expansions if cfg.expand_lexical else ())
-        terms = tuple(analyze(" ".join(lexical_words), self.vocabulary)) if cfg.fold_spelling else tuple(
-            analyze(" ".join(lexical_words), _NO_FOLDING)
-        )
+        terms = tuple(analyze(" ".join(lexical_words), self.vocabulary if cfg.fold_spelling else _NO_FOLDING))
         return QueryForms(text, dense_text, terms, corrections, expansions)
 
     def search(self, query: str, k: int = 5, *, mode: str | None = None) -> list[Hit]:
@@ -200,13 +198,7 @@ class Searcher:
 
     def _hits(self, rankings: dict[str, Ranking], cfg: SearchConfig, k: int) -> list[Hit]:
         ranks = {name: {row: r for r, (row, _s) in enumerate(lst, 1)} for name, lst in rankings.items()}
-        if cfg.mode != "hybrid":
-            fused = list(rankings[cfg.mode])
-        else:
-            weights = {"dense": cfg.dense_weight, "heading": cfg.heading_weight, "lexical": cfg.lexical_weight}
-            fused = rrf(rankings, k=cfg.rrf_k, weights=weights) if cfg.fusion == "rrf" else convex(
-                rankings, weights=weights
-            )
+        fused = fuse(rankings, cfg)
         if cfg.demote_notices and self.notice_rows:
             # The page always shows the disclaimer; as a search result it only pushes answers down.
             fused = [x for x in fused if x[0] not in self.notice_rows] + [x for x in fused if x[0] in self.notice_rows]
@@ -222,6 +214,17 @@ class Searcher:
 
 
 _NO_FOLDING = Vocabulary({}, {}, "none")
+
+
+def fuse(rankings: dict[str, Ranking], cfg: SearchConfig) -> list[tuple[int, float]]:
+    """One ranked list from the retrievers' lists, as ``cfg`` says; a retriever weighted 0 is left out."""
+    if cfg.mode != "hybrid":
+        return list(rankings[cfg.mode])
+    weights = {"dense": cfg.dense_weight, "heading": cfg.heading_weight, "lexical": cfg.lexical_weight}
+    used = {name: ranking for name, ranking in rankings.items() if weights.get(name, 0.0) > 0}
+    if cfg.fusion == "rrf":
+        return rrf(used, k=cfg.rrf_k, weights=weights)
+    return convex(used, weights=weights)
 
 
 def _replace_words(text: str, corrections: dict[str, str]) -> str:

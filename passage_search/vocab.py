@@ -11,7 +11,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -63,9 +63,10 @@ class Vocabulary:
                 i += 1
         return found
 
-    @property
-    def known_terms(self) -> set[str]:
-        return {w for key in self.lay_terms for w in key}
+    @cached_property
+    def known_terms(self) -> frozenset[str]:
+        # Asked for on every question: computed once per (frozen) vocabulary.
+        return frozenset(w for key in self.lay_terms for w in key)
 
 
 @lru_cache(maxsize=4)
