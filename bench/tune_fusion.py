@@ -38,6 +38,7 @@ def grid() -> list[SearchConfig]:
         for k in (10, 30, 60, 100):
             out.append(replace(cfg, fusion="rrf", rrf_k=k))
         out.append(replace(cfg, fusion="convex"))
+        out.append(replace(cfg, fusion="dbsf"))
     return out
 
 
@@ -127,7 +128,7 @@ def cross_validate(searcher: Searcher, sets: dict[str, Dataset], configs: list[S
 def describe(cfg: SearchConfig) -> str:
     w = f"w(dense,heading,lexical)=1,{cfg.heading_weight:g},{cfg.lexical_weight:g}"
     extra = " +lay terms in dense query" if cfg.expand_dense else ""
-    return (f"rrf k={cfg.rrf_k:g} {w}" if cfg.fusion == "rrf" else f"convex {w}") + extra
+    return (f"rrf k={cfg.rrf_k:g} {w}" if cfg.fusion == "rrf" else f"{cfg.fusion} {w}") + extra
 
 
 ABLATIONS = {

@@ -42,3 +42,30 @@ def convex(rankings: Mapping[str, Ranking], *, weights: Mapping[str, float]) -> 
         for row, value in normalized(ranking).items():
             fused[row] = fused.get(row, 0.0) + weight * value
     return _ordered(fused)
+
+
+def distribution_normalized(ranking: Ranking) -> dict[int, float]:
+    """Scale one retriever's scores so its mean - 3 sd maps to 0 and mean + 3 sd to 1.
+
+    Unlike min-max, one outlier does not squash the rest: a retriever whose scores are all close
+    (no clear winner) contributes little spread, one with a clear winner contributes a lot.
+    """
+    if not ranking:
+        return {}
+    values = [s for _, s in ranking]
+    mean = sum(values) / len(values)
+    sd = (sum((v - mean) ** 2 for v in values) / len(values)) ** 0.5
+    if sd == 0:
+        return {row: 1.0 for row, _ in ranking}
+    low = mean - 3 * sd
+    return {row: (s - low) / (6 * sd) for row, s in ranking}
+
+
+def dbsf(rankings: Mapping[str, Ranking], *, weights: Mapping[str, float]) -> list[tuple[int, float]]:
+    """Distribution-based score fusion: weighted sum of mean/sd-normalised scores (absent rows add 0)."""
+    fused: dict[int, float] = {}
+    for name, ranking in rankings.items():
+        weight = weights.get(name, 1.0)
+        for row, value in distribution_normalized(ranking).items():
+            fused[row] = fused.get(row, 0.0) + weight * value
+    return _ordered(fused)

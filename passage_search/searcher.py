@@ -12,7 +12,7 @@ from pathlib import Path
 
 from .embedder import DEFAULT_MODEL, Embedder, SentenceTransformerEmbedder
 from .errors import IndexMismatchError, QueryError
-from .fusion import Ranking, convex, rrf
+from .fusion import Ranking, convex, dbsf, rrf
 from .index import BUILD_HINT, LoadedIndex, Manifest, load_index
 from .lexical import analyze
 from .notices import is_notice
@@ -22,7 +22,7 @@ from .vocab import SpellingCorrector, Vocabulary, load_vocabulary, words
 
 MAX_QUERY_CHARS = 1000
 MODES = ("dense", "lexical", "hybrid")
-FUSIONS = ("rrf", "convex")
+FUSIONS = ("rrf", "convex", "dbsf")
 
 
 @dataclass(frozen=True)
@@ -200,8 +200,11 @@ class Searcher:
         ranks = {name: {row: r for r, (row, _s) in enumerate(lst, 1)} for name, lst in rankings.items()}
         fused = fuse(rankings, cfg)
         if cfg.demote_notices and self.notice_rows:
-            # The page always shows the disclaimer; as a search result it only pushes answers down.
-            fused = [x for x in fused if x[0] not in self.notice_rows] + [x for x in fused if x[0] in self.notice_rows]
+            # The page always shows the disclaimer; as a search result it only pushes answers down, unless
+            # several retrievers all put it first: then the question is about the notice itself.
+            kept = {row for row in self.notice_rows if len(ranks) > 1 and all(r.get(row) == 1 for r in ranks.values())}
+            demoted = self.notice_rows - kept
+            fused = [x for x in fused if x[0] not in demoted] + [x for x in fused if x[0] in demoted]
         return [
             Hit(
                 self.passages[row],
@@ -224,6 +227,8 @@ def fuse(rankings: dict[str, Ranking], cfg: SearchConfig) -> list[tuple[int, flo
     used = {name: ranking for name, ranking in rankings.items() if weights.get(name, 0.0) > 0}
     if cfg.fusion == "rrf":
         return rrf(used, k=cfg.rrf_k, weights=weights)
+    if cfg.fusion == "dbsf":
+        return dbsf(used, weights=weights)
     return convex(used, weights=weights)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from passage_search.fusion import convex, normalized, rrf
+from passage_search.fusion import convex, dbsf, distribution_normalized, normalized, rrf
 from passage_search.lexical import analyze
 from passage_search.vocab import SpellingCorrector, load_vocabulary, words
 
@@ -31,6 +31,29 @@ def test_convex_normalises_each_retriever_to_0_1():
     assert normalized([(1, 2.0)]) == {1: 1.0}
     fused = dict(convex({"d": [(1, 0.9), (2, 0.1)], "l": [(2, 8.0), (3, 2.0)]}, weights={"d": 1.0, "l": 0.5}))
     assert fused == pytest.approx({1: 1.0, 2: 0.5, 3: 0.0})
+
+
+def test_dbsf_matches_a_hand_worked_example():
+    # Scores 0.9, 0.6, 0.3: mean 0.6, sd sqrt(0.06) = 0.2449; mean - 3 sd = -0.1348, 6 sd = 1.4697.
+    dense = [(1, 0.9), (2, 0.6), (3, 0.3)]
+    got = distribution_normalized(dense)
+    assert got[1] == pytest.approx((0.9 + 0.1348469) / 1.4696938)
+    assert got[2] == pytest.approx(0.5)
+    assert got[3] == pytest.approx((0.3 + 0.1348469) / 1.4696938)
+    # Lexical has one clear winner (row 3): mean 4, sd sqrt(18), so row 3 -> 0.7357 and rows 1, 2 -> 0.3822.
+    # Fused: row 1 1.0865, row 3 1.0316, row 2 0.8822.
+    lexical = [(3, 10.0), (2, 1.0), (1, 1.0)]
+    fused = dbsf({"dense": dense, "lexical": lexical}, weights={"dense": 1.0, "lexical": 1.0})
+    assert [row for row, _ in fused] == [1, 3, 2]
+    assert dict(fused)[3] == pytest.approx(1.0316, abs=1e-4)
+    # At half weight the clear winner no longer overtakes row 2.
+    half = dbsf({"dense": dense, "lexical": lexical}, weights={"dense": 1.0, "lexical": 0.5})
+    assert [row for row, _ in half] == [1, 2, 3]
+
+
+def test_dbsf_gives_a_flat_retriever_equal_scores():
+    assert distribution_normalized([(4, 0.5), (7, 0.5)]) == {4: 1.0, 7: 1.0}
+    assert distribution_normalized([]) == {}
 
 
 @pytest.mark.parametrize(

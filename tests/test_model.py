@@ -13,10 +13,10 @@ from passage_search.splitter import embedding_text
 
 pytestmark = pytest.mark.model
 
-# Floors measured on the bundled corpus with the default (hybrid) search settings: 26 and 27 of 28
+# Floors measured on the bundled corpus with the default (hybrid) search settings: 27 and 28 of 28
 # questions. Raise them as ranking improves; never lower them to make a change pass.
-SEED_TOP1_MIN = 26 / 28
-SEED_TOP3_MIN = 27 / 28
+SEED_TOP1_MIN = 27 / 28
+SEED_TOP3_MIN = 28 / 28
 _EPS = 1e-9
 
 

@@ -90,9 +90,31 @@ def test_a_disclaimer_ranks_after_every_content_passage(tmp_path, fake_embedder)
     build_index(corpus, tmp_path / "index", embedder=fake_embedder)
     searcher = Searcher(tmp_path / "index", embedder=fake_embedder)
     question = "talk to your doctor about your treatment"
-    for mode in ("dense", "lexical", "hybrid"):
+    for mode in ("dense", "lexical"):
         hits = searcher.search(question, k=5, mode=mode)
+        assert hits[0].ranks[mode] == 2, "the disclaimer was this retriever's first choice"
         assert hits[-1].passage.heading_path[-1] == "Medical disclaimer", mode
+    # A word the disclaimer shares with the answers: not every retriever puts it first, so it goes last.
+    hits = searcher.search("treatment", k=5, mode="hybrid")
+    assert [h.passage.heading_path[-1] for h in hits] == ["Rest", "Medical disclaimer"]
+    assert hits[-1].ranks["heading"] == 1
+
+
+def test_a_question_about_the_disclaimer_itself_finds_it_first(tmp_path, fake_embedder):
+    corpus = write_tree(
+        tmp_path / "corpus",
+        {
+            "page.txt": "Caring for yourself\n\nRest\n\nSleep helps your body recover after treatment.\n\n"
+            "Medical disclaimer\n\nTalk to your doctor about your treatment and your health before deciding.\n"
+        },
+    )
+    build_index(corpus, tmp_path / "index", embedder=fake_embedder)
+    searcher = Searcher(tmp_path / "index", embedder=fake_embedder)
+    question = "talk to your doctor about your treatment"
+    hits = searcher.search(question, k=5, mode="hybrid")
+    # Every retriever ranks it first, so it is the answer, not boilerplate in the way.
+    assert hits[0].ranks == {"dense": 1, "heading": 1, "lexical": 1}
+    assert hits[0].passage.heading_path[-1] == "Medical disclaimer"
     plain = replace(searcher.config, demote_notices=False)
     assert searcher.search_batch([question], 5, mode="lexical", config=plain)[0][0].passage.heading_path[-1] == (
         "Medical disclaimer"
