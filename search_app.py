@@ -9,7 +9,7 @@ from pathlib import Path
 import streamlit as st
 
 from passage_search.errors import PassageSearchError
-from passage_search.notices import corpus_notices, escape_markdown
+from passage_search.notices import Notices, corpus_notices, escape_markdown
 from passage_search.searcher import MODES, Searcher
 
 HERE = Path(__file__).resolve().parent
@@ -21,15 +21,18 @@ st.set_page_config(page_title="Passage search", page_icon="🔎", layout="center
 
 @st.cache_resource(show_spinner="Loading the search index…")
 def load_searcher(index_dir: str) -> Searcher:
-    from passage_search.embedder import set_torch_threads
+    from passage_search.searcher import serve_one_question_at_a_time
 
-    # One thread per question: on two cores, torch's default of two threads per encode made a question
-    # take 59 ms (p95 157 ms) instead of 26 ms (p95 36 ms) while another process was busy
-    # (bench/query_latency.py --threads 1 vs default), and the page serves several people at once.
-    set_torch_threads(1)
+    serve_one_question_at_a_time()  # several people share two cores; see the function's measurements
     searcher = Searcher(index_dir)
     searcher.search("warm up")  # the first encode is slow; pay it here, not on the first question
     return searcher
+
+
+@st.cache_resource(show_spinner=False)
+def page_notices(index_dir: str) -> Notices:
+    # Scanning every passage for the disclaimer and phone numbers on each rerun cost tens of ms at 25k.
+    return corpus_notices(load_searcher(index_dir).passages)
 
 
 @st.cache_data(ttl=60, show_spinner=False)
@@ -47,7 +50,7 @@ except PassageSearchError as exc:
     st.info("Build the index from the bundled corpus with `python build_index.py`, then reload this page.")
     st.stop()
 
-notices = corpus_notices(searcher.passages)
+notices = page_notices(str(INDEX_DIR))
 st.title(escape_markdown(notices.titles[0]) if len(notices.titles) == 1 else "Patient information search")
 if notices.disclaimer:
     first = notices.disclaimer.split("\n")[0]

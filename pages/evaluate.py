@@ -35,9 +35,9 @@ if st.button("Run", type="primary", disabled=not (modes and folder)):
         if done % 20 == 0 or done == total:
             bar.progress(done / total, text=f"{mode}: {done} of {total} questions")
 
-    from passage_search.embedder import set_torch_threads
+    from passage_search.searcher import serve_one_question_at_a_time
 
-    set_torch_threads(1)  # questions are encoded one at a time; see bench/query_latency.py
+    serve_one_question_at_a_time()
     try:
         dataset = (
             beir.seed_dataset(HERE / "corpus", HERE / "tests" / "data" / "seed_questions.jsonl")

@@ -6,10 +6,13 @@ import hashlib
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from .embedder import Embedder, SentenceTransformerEmbedder
-from .errors import CorpusError, IndexMismatchError, IndexNotFoundError
-from .index import Manifest, ModelInfo, heading_paths, read_manifest, write_index
+from . import __version__, ann
+from .cache import VectorCache, embed_with_cache, has_plain_vectors, previous_vectors
+from .embedder import Embedder, make_embedder
+from .errors import CorpusError, IndexMismatchError, IndexNotFoundError, PassageSearchError
+from .index import Manifest, ModelInfo, heading_paths, load_index, read_manifest, resolve, write_index
 from .lexical import ANALYZER, LexicalIndex
 from .readers import META_SUFFIX, corpus_files, read_corpus
 from .splitter import embedding_text, make_passages
@@ -18,11 +21,20 @@ from .vocab import load_vocabulary
 
 @dataclass(frozen=True)
 class BuildResult:
+    """What a build did: ``embedded`` passages went through the model, ``reused`` came from the previous index.
+
+    ``up_to_date``: the index already matched the corpus, model and settings, so nothing was written (its
+    ``skipped`` then lists only the files skipped for their type, which needs no reading).
+    """
+
     path: Path
     documents: int
     passages: int
     seconds: float
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    embedded: int = 0
+    reused: int = 0
+    up_to_date: bool = False
 
 
 def corpus_fingerprint(corpus: Path) -> str:
@@ -51,6 +63,7 @@ def build_index(
     *,
     embedder: Embedder | None = None,
     model: str | None = None,
+    backend: str | None = None,
     embed_headings: bool = True,
     query_prefix: str = "",
     passage_prefix: str = "",
@@ -58,20 +71,45 @@ def build_index(
     batch_size: int = 32,
     heading_weight: int = 1,
     progress: bool = False,
+    force: bool = False,
+    index_type: str = "auto",
 ) -> BuildResult:
     """Index every supported file under ``corpus`` into the index folder ``out``.
 
+    The index already at ``out`` is the embedding cache: a passage (or heading) whose embedding text it
+    holds, embedded by the same model, keeps its vector; only new texts are embedded. When the corpus,
+    model, vocabulary and settings all match it, nothing is rebuilt.
+
     Args:
         embedder: the model to embed with; by default a sentence-transformers model (``model``: a local
-            path, or None for the packaged all-MiniLM-L6-v2).
+            path, or None for the packaged all-MiniLM-L6-v2) run by ``backend`` (see embedder.make_embedder).
         embed_headings: prepend each passage's heading path to the text the model sees.
         overlap: sentences shared by consecutive pieces of a section too long for the model.
         heading_weight: how many times the heading path counts in a passage's BM25 text.
+        force: rebuild and re-embed everything, reusing nothing from the index at ``out``.
+        index_type: the passage vector index: "flat" (exact), "hnsw", "ivf", or "auto" (by passage count,
+            see ann.choose).
     Returns:
-        counts, time taken and the files skipped with their reasons.
+        counts (passages embedded and reused), time taken and the files skipped with their reasons.
     """
     start = time.perf_counter()
     fingerprint = corpus_fingerprint(corpus)
+    emb = embedder or make_embedder(model, backend=backend)
+    vocabulary = load_vocabulary()
+    lexical_settings = {"analyzer": ANALYZER, "vocabulary": vocabulary.fingerprint, "heading_weight": heading_weight}
+    ann.choose(0, index_type)  # an unknown type fails before any embedding
+    settings = {"overlap": overlap, "index_type": index_type}
+    if not force:
+        wanted = _build_key(
+            emb.fingerprint, fingerprint, str(corpus), embed_headings, query_prefix, passage_prefix,
+            lexical_settings, settings,
+        )
+        current = _up_to_date(out, wanted, emb)
+        if current is not None:
+            skipped = [(_shown(corpus, path), why) for path, why in corpus_files(corpus) if why is not None]
+            seconds = time.perf_counter() - start
+            n = current.passage_count
+            return BuildResult(resolve(out), current.document_count, n, seconds, skipped, 0, n, up_to_date=True)
     report = read_corpus(corpus)
     if not report.sections:
         reasons = "; ".join(f"{name}: {why}" for name, why in report.skipped[:5])
@@ -79,7 +117,6 @@ def build_index(
             f"No passages found in {corpus}" + (f" ({reasons})" if reasons else "") + "; add .txt, .md, .html "
             "or BEIR corpus.jsonl files."
         )
-    emb = embedder or SentenceTransformerEmbedder(model)
     passages = make_passages(
         report.sections,
         count_tokens=emb.count_tokens,
@@ -87,14 +124,19 @@ def build_index(
         with_headings=embed_headings,
         prefix=passage_prefix,
         overlap=overlap,
+        count_many=getattr(emb, "count_tokens_batch", None),
     )
     texts = [embedding_text(p, with_headings=embed_headings, prefix=passage_prefix) for p in passages]
-    vectors = emb.embed(texts, batch_size=batch_size, progress=progress)
+    cache = VectorCache(emb.fingerprint) if force else previous_vectors(out, emb.fingerprint)
+    done = embed_with_cache(emb, texts, cache, batch_size=batch_size, progress=progress)
+    vectors = done.vectors
     # Each heading path is embedded on its own too: questions often name the topic and the kind of
     # answer ("outlook", "treatment") that a heading states and a long passage only implies.
-    heading_vectors = emb.embed([passage_prefix + h for h in heading_paths(passages)], batch_size=batch_size)
-    vocabulary = load_vocabulary()
+    headings = [passage_prefix + h for h in heading_paths(passages)]
+    heading_vectors = embed_with_cache(emb, headings, cache, batch_size=batch_size).vectors
+    # BM25 is rebuilt every time: it takes a small fraction of embedding even the passages of one document.
     lexical = LexicalIndex.build(passages, vocabulary, heading_weight=heading_weight)
+    spec = ann.choose(len(passages), index_type)
     manifest = Manifest(
         model=ModelInfo(
             name=emb.name,
@@ -102,6 +144,7 @@ def build_index(
             dimension=int(vectors.shape[1]),
             max_tokens=emb.max_tokens,
             path=str(getattr(emb, "path", "")),
+            backend=str(getattr(emb, "backend", "")),
         ),
         passage_count=len(passages),
         document_count=report.documents,
@@ -110,13 +153,69 @@ def build_index(
         embed_headings=embed_headings,
         query_prefix=query_prefix,
         passage_prefix=passage_prefix,
-        lexical={"analyzer": ANALYZER, "vocabulary": vocabulary.fingerprint, "heading_weight": heading_weight},
+        lexical=lexical_settings,
+        index_type=spec.kind,
+        index_params=spec.params,
+        settings=settings,
     )
     path = write_index(out, manifest, passages, vectors, lexical, heading_vectors)
-    return BuildResult(path, report.documents, len(passages), time.perf_counter() - start, report.skipped)
+    seconds = time.perf_counter() - start
+    return BuildResult(path, report.documents, len(passages), seconds, report.skipped, done.embedded, done.reused)
 
 
-def staleness(corpus: Path, out: Path, *, model_fingerprint: str | None = None) -> str | None:
+def _build_key(
+    model_fingerprint: str,
+    corpus_fingerprint: str,
+    corpus: str,
+    embed_headings: bool,
+    query_prefix: str,
+    passage_prefix: str,
+    lexical: dict[str, Any],
+    settings: dict[str, Any],
+) -> dict[str, Any]:
+    """Everything a build's output depends on besides the code: equal keys, equal indexes."""
+    return {
+        "model": model_fingerprint,
+        "corpus_fingerprint": corpus_fingerprint,
+        "corpus": corpus,
+        "embed_headings": embed_headings,
+        "query_prefix": query_prefix,
+        "passage_prefix": passage_prefix,
+        "lexical": lexical,
+        "settings": settings,
+        "package_version": __version__,
+    }
+
+
+def _up_to_date(out: Path, wanted: dict[str, Any], emb: Embedder) -> Manifest | None:
+    """The manifest of the index at ``out`` if it was built with exactly ``wanted`` and loads whole."""
+    try:
+        m = read_manifest(out)
+    except PassageSearchError:
+        return None
+    have = _build_key(
+        m.model.fingerprint, m.corpus_fingerprint, m.corpus, m.embed_headings, m.query_prefix,
+        m.passage_prefix, m.lexical, m.settings,
+    )
+    have["package_version"] = m.package_version
+    if have != wanted or m.model.max_tokens != emb.max_tokens:
+        return None
+    try:
+        # Loading checks every file against the manifest: a damaged index is rebuilt, not kept.
+        load_index(out)
+    except PassageSearchError:
+        return None
+    # The next build's cache must be whole too (an index from before vectors.npy gets one now).
+    return m if has_plain_vectors(out) else None
+
+
+def _shown(corpus: Path, path: Path) -> str:
+    return str(path.relative_to(corpus)) if corpus.is_dir() else path.name
+
+
+def staleness(
+    corpus: Path, out: Path, *, model_fingerprint: str | None = None, index_type: str | None = None
+) -> str | None:
     """Why the index at ``out`` needs a rebuild from ``corpus`` (None: it is up to date)."""
     try:
         manifest = read_manifest(out)
@@ -126,6 +225,9 @@ def staleness(corpus: Path, out: Path, *, model_fingerprint: str | None = None) 
         return str(exc)
     if manifest.corpus_fingerprint != corpus_fingerprint(corpus):
         return f"the corpus {corpus} changed since the index was built"
+    wanted = ann.choose(manifest.passage_count, index_type).kind if index_type is not None else None
+    if wanted is not None and wanted != manifest.index_type:
+        return f"the vector index is {manifest.index_type} and index type {index_type} asks for {wanted}"
     if model_fingerprint is not None and manifest.model.fingerprint != model_fingerprint:
         return "the configured model differs from the one the index was built with"
     if manifest.lexical.get("vocabulary") != load_vocabulary().fingerprint:

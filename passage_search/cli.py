@@ -29,11 +29,32 @@ def add_build_arguments(p: argparse.ArgumentParser, corpus: Path, out: Path) -> 
     p.add_argument("--corpus", type=Path, default=corpus, help=f"folder or file to index (default: {corpus})")
     p.add_argument("--out", type=Path, default=out, help=f"index folder to write (default: {out})")
     p.add_argument("--model", default=None, help="local sentence-transformers folder (default: all-MiniLM-L6-v2)")
+    add_backend_argument(p)
     p.add_argument("--no-headings", action="store_true", help="embed passage text without its heading path")
     p.add_argument("--query-prefix", default="", help="text put before every question (e.g. 'query: ')")
     p.add_argument("--passage-prefix", default="", help="text put before every passage (e.g. 'passage: ')")
+    p.add_argument(
+        "--index-type",
+        choices=("auto", "flat", "hnsw", "ivf"),
+        default="auto",
+        help="passage vector index: exact flat, or approximate hnsw / ivf; auto picks by corpus size (default)",
+    )
     p.add_argument("--if-stale", action="store_true", help="do nothing if the index is up to date")
+    p.add_argument(
+        "--force", action="store_true", help="rebuild and re-embed everything (default: reuse unchanged passages)"
+    )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+
+
+def add_backend_argument(p: argparse.ArgumentParser) -> None:
+    # The names of embedder.BACKENDS, spelt out so that --help needs no import beyond argparse.
+    p.add_argument(
+        "--backend",
+        choices=("torch", "onnx", "onnx-int8"),
+        default=None,
+        help="how the model runs: onnx (default; same vectors as torch, faster), onnx-int8 (faster still, "
+        "slightly different vectors), torch; or $PASSAGE_SEARCH_BACKEND",
+    )
 
 
 def _add_search(sub: argparse._SubParsersAction, out: Path) -> None:
@@ -42,6 +63,7 @@ def _add_search(sub: argparse._SubParsersAction, out: Path) -> None:
     p.add_argument("-k", type=int, default=5, help="how many passages to show (default: 5)")
     p.add_argument("--index", type=Path, default=out, help=f"index folder (default: {out})")
     p.add_argument("--model", default=None, help="model folder (default: the one the index was built with)")
+    add_backend_argument(p)
     p.add_argument(
         "--mode", choices=("dense", "lexical", "hybrid"), default="hybrid", help="retrieval mode (default: hybrid)"
     )
@@ -51,12 +73,12 @@ def _add_search(sub: argparse._SubParsersAction, out: Path) -> None:
 
 def cmd_build(args: argparse.Namespace) -> int:
     from .build import build_index, staleness
+    from .embedder import make_embedder
 
-    if args.if_stale:
-        from .embedder import SentenceTransformerEmbedder
-
-        fingerprint = SentenceTransformerEmbedder(args.model).fingerprint
-        why = staleness(args.corpus, args.out, model_fingerprint=fingerprint)
+    embedder = make_embedder(args.model, backend=args.backend)
+    if args.if_stale and not args.force:
+        fingerprint = embedder.fingerprint
+        why = staleness(args.corpus, args.out, model_fingerprint=fingerprint, index_type=args.index_type)
         if why is None:
             print(f"The index at {args.out} is up to date with {args.corpus}.")
             return EXIT_OK
@@ -64,28 +86,35 @@ def cmd_build(args: argparse.Namespace) -> int:
     result = build_index(
         args.corpus,
         args.out,
-        model=args.model,
+        embedder=embedder,
         embed_headings=not args.no_headings,
         query_prefix=args.query_prefix,
         passage_prefix=args.passage_prefix,
         progress=not args.quiet,
+        force=args.force,
+        index_type=args.index_type,
     )
+    docs = f"{result.documents} document{'s' if result.documents != 1 else ''}"
+    reuse = f"{result.embedded} embedded and {result.reused} reused from the previous index"
+    if result.up_to_date:
+        print(
+            f"The index at {args.out} is up to date with {args.corpus}: {docs}, {result.passages} passages, "
+            f"{reuse}, in {result.seconds:.1f} s (--force rebuilds it)."
+        )
+        return EXIT_OK
     for name, reason in result.skipped:
         print(f"skipped {name}: {reason}", file=sys.stderr)
-    docs = f"{result.documents} document{'s' if result.documents != 1 else ''}"
     print(
-        f"Indexed {docs} into {result.passages} passages in {result.seconds:.1f} s "
+        f"Indexed {docs} into {result.passages} passages in {result.seconds:.1f} s, {reuse} "
         f"({len(result.skipped)} file{'' if len(result.skipped) == 1 else 's'} skipped) -> {args.out}"
     )
     return EXIT_OK
 
 
 def _one_thread() -> None:
-    from .embedder import set_torch_threads
+    from .searcher import serve_one_question_at_a_time
 
-    # Questions are encoded one at a time: on two cores, one torch thread is faster than two as soon as
-    # anything else runs (bench/query_latency.py --threads 1 against the default).
-    set_torch_threads(1)
+    serve_one_question_at_a_time()
 
 
 def cmd_search(args: argparse.Namespace) -> int:
@@ -93,7 +122,7 @@ def cmd_search(args: argparse.Namespace) -> int:
 
     clean_query(args.question)  # refuse an empty question before spending seconds on loading the model
     _one_thread()
-    hits = Searcher(args.index, model=args.model).search(args.question, k=args.k, mode=args.mode)
+    hits = Searcher(args.index, model=args.model, backend=args.backend).search(args.question, k=args.k, mode=args.mode)
     if args.json:
         print(json.dumps([h.to_json() for h in hits], ensure_ascii=False, indent=2))
         return EXIT_OK

@@ -7,7 +7,9 @@ weights, so nothing is fetched from a model hub at run time.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
+import sys
 from collections.abc import Callable, Sequence
 from functools import lru_cache
 from pathlib import Path
@@ -19,8 +21,15 @@ from .errors import ModelError
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
+    from tokenizers import Tokenizer
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
+# torch: sentence-transformers itself; onnx: the same network exported to ONNX and run by ONNX Runtime
+# (the same vectors to float error, so the same fingerprint); onnx-int8: its weights quantised to 8 bits
+# (other vectors, another fingerprint). Timings and agreement: README, "Embedding backends".
+BACKENDS = ("torch", "onnx", "onnx-int8")
+DEFAULT_BACKEND = "onnx"
+BACKEND_ENV = "PASSAGE_SEARCH_BACKEND"
 
 
 class Embedder(Protocol):
@@ -84,10 +93,28 @@ def model_fingerprint(path: Path) -> str:
     return _fingerprint(str(path), stamp)
 
 
-def set_torch_threads(threads: int) -> None:
-    import torch
+_threads: int | None = None
 
-    torch.set_num_threads(max(1, threads))
+
+def set_threads(threads: int) -> None:
+    """Threads each model inference may use in this process, for embedders made without ``threads``.
+
+    Applied to torch now if it is already imported (torch's setting is process-wide), else when a torch
+    model loads; ONNX Runtime sessions read it when they are created. Importing torch only to set this
+    would cost the seconds the ONNX backend saves.
+    """
+    global _threads
+    _threads = max(1, threads)
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(_threads)
+
+
+set_torch_threads = set_threads  # the older name, used by the page and the benches
+
+
+def default_threads() -> int | None:
+    """The count set by ``set_threads`` (None: the library's own default)."""
+    return _threads
 
 
 def _token_counter(tokenizer: Any) -> Callable[[str], int]:
@@ -108,8 +135,114 @@ def _token_counter(tokenizer: Any) -> Callable[[str], int]:
     return lambda text: len(tokenizer.tokenize(text))
 
 
+# ---- what a model folder says about itself, read without loading the weights ---------------------------------
+
+# Modules that neither change the vector's size nor need the weights to be understood.
+_PLAIN_MODULES = {
+    "sentence_transformers.models.Transformer",
+    "sentence_transformers.models.Pooling",
+    "sentence_transformers.models.Normalize",
+}
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text("utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _modules(path: Path) -> list[dict[str, Any]]:
+    try:
+        data = json.loads((path / "modules.json").read_text("utf-8"))
+    except (OSError, ValueError):
+        return []
+    return [m for m in data if isinstance(m, dict)] if isinstance(data, list) else []
+
+
+def pooling_config(path: Path) -> dict[str, Any]:
+    """The Pooling module's settings ({} for a folder without modules.json: mean pooling is implied)."""
+    for module in _modules(path):
+        if module.get("type") == "sentence_transformers.models.Pooling":
+            return _read_json(path / str(module.get("path", "")) / "config.json")
+    return {}
+
+
+def read_max_tokens(path: Path) -> int | None:
+    """The window sentence-transformers gives the model (sentence_bert_config.json), or None if unstated."""
+    value = _read_json(path / "sentence_bert_config.json").get("max_seq_length")
+    return int(value) if isinstance(value, int) and value > 0 else None
+
+
+def read_dimension(path: Path) -> int | None:
+    """The vector size, when the folder's modules show it without the weights (None: load the model)."""
+    modules = _modules(path)
+    if any(m.get("type") not in _PLAIN_MODULES for m in modules):
+        return None  # a Dense layer or anything else may change the size
+    value = pooling_config(path).get("word_embedding_dimension") or _read_json(path / "config.json").get("hidden_size")
+    return int(value) if isinstance(value, int) and value > 0 else None
+
+
+def load_tokenizer(path: Path) -> Tokenizer | None:
+    """The model's own Rust tokenizer (tokenizer.json) with no truncation or padding; None without one."""
+    file = path / "tokenizer.json"
+    if not file.is_file():
+        return None
+    from tokenizers import Tokenizer
+
+    tokenizer = Tokenizer.from_file(str(file))
+    # tokenizer.json says "truncate at 128, pad to 128"; counting must see every piece, and batches are
+    # padded to their longest text by the caller.
+    tokenizer.no_truncation()
+    tokenizer.no_padding()
+    return tokenizer
+
+
+def piece_counter(tokenizer: Tokenizer) -> Callable[[str], int]:
+    return lambda text: len(tokenizer.encode(text, add_special_tokens=False).ids)
+
+
+def batch_piece_counter(tokenizer: Tokenizer) -> Callable[[list[str]], list[int]]:
+    """Word pieces of many texts in one call: the Rust tokenizer encodes a batch on every core."""
+    return lambda texts: [len(e.ids) for e in tokenizer.encode_batch(list(texts), add_special_tokens=False)]
+
+
+# ---- choosing a backend -------------------------------------------------------------------------------------
+
+
+def resolve_backend(backend: str | None = None, *, recorded: str = "") -> str:
+    """The backend to use: ``backend``, else $PASSAGE_SEARCH_BACKEND, else the one an index ``recorded`` if
+    its vectors need it (int8), else the default."""
+    chosen = backend or os.environ.get(BACKEND_ENV) or (recorded if recorded == "onnx-int8" else DEFAULT_BACKEND)
+    if chosen not in BACKENDS:
+        raise ModelError(f"Unknown embedding backend {chosen!r}; choose one of {', '.join(BACKENDS)}.")
+    return chosen
+
+
+def make_embedder(model: str | None = None, *, backend: str | None = None, threads: int | None = None) -> Embedder:
+    """The embedder for ``model`` (a local folder, or None for the packaged default) on ``backend``.
+
+    Args:
+        backend: "torch", "onnx" or "onnx-int8"; None: $PASSAGE_SEARCH_BACKEND, else ``DEFAULT_BACKEND``.
+        threads: inference threads; None: the count given to ``set_threads``, else the library default.
+    """
+    chosen = resolve_backend(backend)
+    if chosen == "torch":
+        return SentenceTransformerEmbedder(model, threads=threads)
+    from .onnx_embedder import OnnxEmbedder  # imported here: onnxruntime is not needed by the torch backend
+
+    return OnnxEmbedder(model, quantized=chosen == "onnx-int8", threads=threads)
+
+
 class SentenceTransformerEmbedder:
-    """A sentence-transformers model loaded from a local folder, on the CPU."""
+    """A sentence-transformers model loaded from a local folder, on the CPU.
+
+    Identity, window, vector size and token counts come from the folder's files, so a build that embeds
+    nothing new never loads torch; the weights load at the first ``embed``.
+    """
+
+    backend = "torch"
 
     def __init__(self, model: str | None = None, *, threads: int | None = None) -> None:
         self.name, self.path = resolve_model(model)
@@ -130,8 +263,9 @@ class SentenceTransformerEmbedder:
             # The "Loading weights" bar is noise on every start of the page and the CLI.
             transformers.logging.disable_progress_bar()
 
-            if self._threads is not None:
-                set_torch_threads(self._threads)
+            threads = self._threads or default_threads()
+            if threads is not None:
+                sys.modules["torch"].set_num_threads(threads)  # imported with sentence_transformers
             try:
                 self._model = SentenceTransformer(str(self.path), device="cpu", local_files_only=True)
             except Exception as exc:  # any failure inside the model stack means the same thing to a user
@@ -140,6 +274,9 @@ class SentenceTransformerEmbedder:
 
     @property
     def dimension(self) -> int:
+        known = read_dimension(self.path)
+        if known is not None:
+            return known
         model = self.model
         getter = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
         dimension = getter()
@@ -150,12 +287,19 @@ class SentenceTransformerEmbedder:
     @property
     def max_tokens(self) -> int:
         # A model that states no window gets BERT's usual 512 word pieces.
-        return int(self.model.max_seq_length or 512)
+        return read_max_tokens(self.path) or int(self.model.max_seq_length or 512)
 
     def count_tokens(self, text: str) -> int:
         if self._counter is None:
-            self._counter = _token_counter(self.model.tokenizer)
+            tokenizer = load_tokenizer(self.path)
+            self._counter = piece_counter(tokenizer) if tokenizer else _token_counter(self.model.tokenizer)
         return self._counter(text)
+
+    def count_tokens_batch(self, texts: list[str]) -> list[int]:
+        tokenizer = load_tokenizer(self.path)
+        if tokenizer is None:
+            return [self.count_tokens(t) for t in texts]
+        return batch_piece_counter(tokenizer)(texts)
 
     def embed(self, texts: Sequence[str], *, batch_size: int = 32, progress: bool = False) -> np.ndarray:
         if not texts:

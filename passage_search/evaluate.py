@@ -53,10 +53,10 @@ def prepare_index(
 ) -> tuple[IndexInfo, Embedder]:
     """The cached index of the dataset's corpus, built first if it is missing or out of date."""
     from .build import build_index, corpus_fingerprint, staleness
-    from .embedder import SentenceTransformerEmbedder
+    from .embedder import make_embedder
     from .index import FORMAT_VERSION
 
-    emb: Embedder = embedder or SentenceTransformerEmbedder(model)
+    emb: Embedder = embedder or make_embedder(model)
     source = dataset.corpus_file
     if source is None:  # an in-memory corpus is indexed from a file like any other
         source = cache_root / f"{slug(dataset.name)}.corpus.jsonl"

@@ -4,6 +4,7 @@
       current -> gen-20261127T101500-1234   (a symlink, swapped in one rename when a build finishes)
       gen-.../manifest.json                 format version, model, dimension, counts, fingerprints
       gen-.../vectors.faiss                 the FAISS index; row i is passage i
+      gen-.../vectors.npy                   the same vectors as a plain float32 array (the next build's cache)
       gen-.../passages.jsonl                one passage a line, in row order
       gen-.../headings.faiss, headings.jsonl  one vector per distinct heading path, and the paths in row order
       gen-.../lexical/                      the BM25 index (bm25s files) and the corpus word counts
@@ -24,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from . import __version__
+from . import __version__, ann
 from .errors import IndexMismatchError, IndexNotFoundError
 from .lexical import LEXICAL_DIR, LexicalIndex
 from .passage import Passage
@@ -36,6 +37,8 @@ if TYPE_CHECKING:
 FORMAT_VERSION = 2
 MANIFEST = "manifest.json"
 VECTORS = "vectors.faiss"
+# The vectors again as a plain array, whatever the FAISS index type: the next build reuses them (cache.py).
+VECTOR_ARRAY = "vectors.npy"
 PASSAGES = "passages.jsonl"
 HEADINGS = "headings.faiss"
 HEADING_LIST = "headings.jsonl"
@@ -50,6 +53,7 @@ class ModelInfo:
     dimension: int
     max_tokens: int
     path: str = ""
+    backend: str = ""  # "torch", "onnx", "onnx-int8" ("" : built before backends were recorded)
 
 
 @dataclass(frozen=True)
@@ -64,13 +68,16 @@ class Manifest:
     passage_prefix: str = ""
     normalized: bool = True
     metric: str = "inner_product"
+    # The passage index's type (flat, hnsw, ivf) and parameters, set again on load: see ann.py.
     index_type: str = "flat"
+    index_params: dict[str, int] = field(default_factory=dict)
     format_version: int = FORMAT_VERSION
     package_version: str = __version__
     created: str = field(default_factory=lambda: time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
     files: dict[str, str] = field(
         default_factory=lambda: {
             "vectors": VECTORS,
+            "vector_array": VECTOR_ARRAY,
             "passages": PASSAGES,
             "lexical": LEXICAL_DIR,
             "headings": HEADINGS,
@@ -78,6 +85,8 @@ class Manifest:
         }
     )
     lexical: dict[str, Any] = field(default_factory=dict)
+    # Build settings that shape the passages but have no field above (e.g. the splitter's overlap).
+    settings: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -120,16 +129,6 @@ def heading_paths(passages: list[Passage]) -> list[str]:
     return list(dict.fromkeys(p.breadcrumb for p in passages))
 
 
-def _flat(vectors: np.ndarray, dimension: int) -> faiss.Index:
-    import faiss
-
-    # Cosine similarity = inner product of L2-normalised vectors.
-    flat = faiss.IndexFlatIP(dimension)
-    if len(vectors):
-        flat.add(np.ascontiguousarray(vectors, dtype=np.float32))
-    return flat
-
-
 def write_index(
     root: Path,
     manifest: Manifest,
@@ -147,11 +146,15 @@ def write_index(
     stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
     gen = root / f"gen-{stamp}-{os.getpid()}-{time.monotonic_ns() % 10**6}"
     gen.mkdir()
-    faiss.write_index(_flat(vectors, manifest.model.dimension), str(gen / VECTORS))
+    spec = ann.IndexSpec(manifest.index_type, manifest.index_params)
+    faiss.write_index(ann.build(vectors, spec, dimension=manifest.model.dimension), str(gen / VECTORS))
+    np.save(gen / VECTOR_ARRAY, np.ascontiguousarray(vectors, dtype=np.float32), allow_pickle=False)
     headings = heading_paths(passages)
     if len(headings) != len(heading_vectors):
         raise ValueError(f"{len(headings)} heading paths but {len(heading_vectors)} heading vectors")
-    faiss.write_index(_flat(heading_vectors, manifest.model.dimension), str(gen / HEADINGS))
+    # The heading index stays flat: one vector per heading path, a few thousand at most.
+    flat_headings = ann.build(heading_vectors, ann.IndexSpec(), dimension=manifest.model.dimension)
+    faiss.write_index(flat_headings, str(gen / HEADINGS))
     (gen / HEADING_LIST).write_text("".join(json.dumps(h, ensure_ascii=False) + "\n" for h in headings), "utf-8")
     with open(gen / PASSAGES, "w", encoding="utf-8") as fh:
         for p in passages:
@@ -245,6 +248,12 @@ def load_index(root: Path) -> LoadedIndex:
             f"The index at {root} holds {vectors.d}-d vectors but its manifest says {manifest.model.dimension}; "
             f"rebuild with: {BUILD_HINT}"
         )
+    if ann.kind_of(vectors) != manifest.index_type:
+        raise IndexMismatchError(
+            f"The index at {root} holds a {ann.kind_of(vectors)} vector index but its manifest says "
+            f"{manifest.index_type}; rebuild with: {BUILD_HINT}"
+        )
+    ann.configure(vectors, ann.IndexSpec(manifest.index_type, manifest.index_params))
     try:
         headings = faiss.read_index(str(gen / manifest.files.get("headings", HEADINGS)))
         heading_file = gen / manifest.files.get("heading_list", HEADING_LIST)

@@ -6,11 +6,14 @@ Three modes: ``dense`` (the embedding model over FAISS), ``lexical`` (BM25) and 
 from __future__ import annotations
 
 import re
+import time
 import unicodedata
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from .embedder import DEFAULT_MODEL, Embedder, SentenceTransformerEmbedder
+from .embedder import DEFAULT_MODEL, Embedder, make_embedder, resolve_backend
 from .errors import IndexMismatchError, QueryError
 from .fusion import Ranking, convex, dbsf, rrf
 from .index import BUILD_HINT, LoadedIndex, Manifest, load_index
@@ -64,6 +67,20 @@ class QueryForms:
     expansions: tuple[str, ...] = ()
 
 
+def serve_one_question_at_a_time() -> None:
+    """One inference thread and one FAISS thread per question, for every face that serves questions.
+
+    On two cores, more threads per question only contend as soon as anything else runs: torch went from
+    26 ms to 59 ms (p95 36 to 157 ms) with its default of two (bench/query_latency.py), and FAISS Flat at
+    100k from 15 ms to 56 ms (passage_search.bench_scale).
+    """
+    from .ann import set_threads as set_faiss_threads
+    from .embedder import set_threads
+
+    set_threads(1)
+    set_faiss_threads(1)
+
+
 def clean_query(query: str) -> str:
     """The question as it will be searched: control characters dropped, white space folded, bounded."""
     if not isinstance(query, str):
@@ -75,16 +92,22 @@ def clean_query(query: str) -> str:
     return text[:MAX_QUERY_CHARS]
 
 
-def embedder_for(index: LoadedIndex, model: str | None) -> SentenceTransformerEmbedder:
-    """The configured model, or the one recorded in the index when none is configured."""
+def embedder_for(index: LoadedIndex, model: str | None, backend: str | None = None) -> Embedder:
+    """The configured model and backend, or those recorded in the index when none is configured."""
+    info = index.manifest.model
     if model is None:
-        info = index.manifest.model
         model = None if info.name == DEFAULT_MODEL else (info.path or info.name)
-    return SentenceTransformerEmbedder(model)
+    return make_embedder(model, backend=resolve_backend(backend, recorded=info.backend))
 
 
 def check_compatible(index: LoadedIndex, embedder: Embedder, root: Path) -> None:
     info = index.manifest.model
+    if embedder.fingerprint != info.fingerprint and _same_model(embedder.fingerprint, info.fingerprint):
+        built, configured = info.backend or "torch", getattr(embedder, "backend", "torch")
+        raise IndexMismatchError(
+            f"The index at {root} was built with the {built} backend, whose vectors differ from the {configured} "
+            f"backend's; search it with --backend {built}, or rebuild it with: {BUILD_HINT} --backend {configured}"
+        )
     if embedder.fingerprint != info.fingerprint:
         raise IndexMismatchError(
             f"The index at {root} was built with model {info.name} ({info.fingerprint}) but the configured "
@@ -97,6 +120,11 @@ def check_compatible(index: LoadedIndex, embedder: Embedder, root: Path) -> None
         )
 
 
+def _same_model(a: str, b: str) -> bool:
+    """Whether two fingerprints name one model run by backends with different vectors (fp32 / int8)."""
+    return a.removesuffix("-int8") == b.removesuffix("-int8")
+
+
 class Searcher:
     """Search one index folder. Safe for concurrent ``search`` calls from several threads."""
 
@@ -106,11 +134,12 @@ class Searcher:
         *,
         embedder: Embedder | None = None,
         model: str | None = None,
+        backend: str | None = None,
         config: SearchConfig | None = None,
     ) -> None:
         self.root = Path(index_dir)
         self.index = load_index(self.root)
-        self.embedder: Embedder = embedder or embedder_for(self.index, model)
+        self.embedder: Embedder = embedder or embedder_for(self.index, model, backend)
         check_compatible(self.index, self.embedder, self.root)
         self.config = config or SearchConfig()
         self.vocabulary: Vocabulary = load_vocabulary()
@@ -159,32 +188,54 @@ class Searcher:
         return self.search_batch([query], k, mode=mode)[0]
 
     def search_batch(
-        self, queries: list[str], k: int, *, mode: str | None = None, config: SearchConfig | None = None
+        self,
+        queries: list[str],
+        k: int,
+        *,
+        mode: str | None = None,
+        config: SearchConfig | None = None,
+        timings: dict[str, float] | None = None,
     ) -> list[list[Hit]]:
-        """``search`` for many questions at once (the model encodes them in one batch)."""
+        """``search`` for many questions at once (the model encodes them in one batch).
+
+        Args:
+            timings: if given, milliseconds spent per stage (analyze, encode, dense, heading, lexical,
+                fusion) are added to it, for benchmarks.
+        """
         cfg = config or self.config
         if mode is not None:
             cfg = replace(cfg, mode=mode)
-        forms = [self.analyze(q, cfg) for q in queries]
+        with _stage(timings, "analyze"):
+            forms = [self.analyze(q, cfg) for q in queries]
         if k < 1:
             return [[] for _ in forms]
         depth = max(k, cfg.candidates) if cfg.mode == "hybrid" else k
-        return [self._hits(r, cfg, k) for r in self.rankings(forms, depth, cfg)]
+        rankings = self.rankings(forms, depth, cfg, timings=timings)
+        with _stage(timings, "fusion"):
+            return [self._hits(r, cfg, k) for r in rankings]
 
-    def rankings(self, forms: list[QueryForms], depth: int, cfg: SearchConfig) -> list[dict[str, Ranking]]:
+    def rankings(
+        self, forms: list[QueryForms], depth: int, cfg: SearchConfig, *, timings: dict[str, float] | None = None
+    ) -> list[dict[str, Ranking]]:
         """Each retriever's (row, score) list per question: the inputs of fusion."""
         out: list[dict[str, Ranking]] = [{} for _ in forms]
         if cfg.mode in ("dense", "hybrid"):
             prefix = self.manifest.query_prefix
-            vectors = self.embedder.embed([prefix + f.dense_text for f in forms], batch_size=64)
-            for ranking, found in zip(out, knn(self.index.vectors, vectors, depth), strict=True):
+            with _stage(timings, "encode"):
+                vectors = self.embedder.embed([prefix + f.dense_text for f in forms], batch_size=64)
+            with _stage(timings, "dense"):
+                found_passages = knn(self.index.vectors, vectors, depth)
+            for ranking, found in zip(out, found_passages, strict=True):
                 ranking["dense"] = found
             if cfg.mode == "hybrid":
-                for ranking, found in zip(out, knn(self.index.headings, vectors, depth), strict=True):
-                    ranking["heading"] = self._heading_rows(found, depth)
+                with _stage(timings, "heading"):
+                    found_headings = [self._heading_rows(f, depth) for f in knn(self.index.headings, vectors, depth)]
+                for ranking, found in zip(out, found_headings, strict=True):
+                    ranking["heading"] = found
         if cfg.mode in ("lexical", "hybrid"):
-            for ranking, form in zip(out, forms, strict=True):
-                ranking["lexical"] = self.index.lexical.search(form.terms, depth)
+            with _stage(timings, "lexical"):
+                for ranking, form in zip(out, forms, strict=True):
+                    ranking["lexical"] = self.index.lexical.search(form.terms, depth)
         return out
 
     def _heading_rows(self, headings: Ranking, depth: int) -> list[tuple[int, float]]:
@@ -217,6 +268,18 @@ class Searcher:
 
 
 _NO_FOLDING = Vocabulary({}, {}, "none")
+
+
+@contextmanager
+def _stage(timings: dict[str, float] | None, name: str) -> Iterator[None]:
+    if timings is None:
+        yield
+        return
+    start = time.perf_counter()
+    try:
+        yield
+    finally:
+        timings[name] = timings.get(name, 0.0) + (time.perf_counter() - start) * 1000
 
 
 def fuse(rankings: dict[str, Ranking], cfg: SearchConfig) -> list[tuple[int, float]]:

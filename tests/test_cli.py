@@ -22,9 +22,9 @@ def fake_model(monkeypatch):
     def make(model=None, **_kwargs):
         return FakeEmbedder(name=model or "fake-hash")
 
-    monkeypatch.setattr("passage_search.build.SentenceTransformerEmbedder", make)
-    monkeypatch.setattr("passage_search.searcher.SentenceTransformerEmbedder", make)
-    monkeypatch.setattr("passage_search.embedder.SentenceTransformerEmbedder", make)
+    monkeypatch.setattr("passage_search.build.make_embedder", make)
+    monkeypatch.setattr("passage_search.searcher.make_embedder", make)
+    monkeypatch.setattr("passage_search.embedder.make_embedder", make)
 
 
 def run_python(*args: str, timeout: float = 60) -> tuple[subprocess.CompletedProcess, float]:

@@ -119,3 +119,15 @@ def test_a_question_about_the_disclaimer_itself_finds_it_first(tmp_path, fake_em
     assert searcher.search_batch([question], 5, mode="lexical", config=plain)[0][0].passage.heading_path[-1] == (
         "Medical disclaimer"
     )
+
+
+def test_stage_timings_are_reported_per_retriever(searcher):
+    timings: dict[str, float] = {}
+    plain = searcher.search("limb sparing surgery", k=3)
+    timed = searcher.search_batch(["limb sparing surgery"], 3, timings=timings)[0]
+    assert [h.passage.id for h in timed] == [h.passage.id for h in plain]
+    assert set(timings) == {"analyze", "encode", "dense", "heading", "lexical", "fusion"}
+    assert all(ms >= 0 for ms in timings.values())
+    lexical_only: dict[str, float] = {}
+    searcher.search_batch(["limb sparing surgery"], 3, mode="lexical", timings=lexical_only)
+    assert set(lexical_only) == {"analyze", "lexical", "fusion"}

@@ -142,3 +142,27 @@ def test_duplicate_identical_passages_get_distinct_ids(tmp_path):
     assert passages[0].id != passages[1].id
     again = make_passages(sections, count_tokens=words, max_tokens=40)
     assert [p.id for p in again] == [p.id for p in passages]
+
+
+def test_batched_counting_splits_exactly_like_one_call_per_text():
+    calls = {"one": 0, "many": 0}
+
+    def one(text: str) -> int:
+        calls["one"] += 1
+        return words(text)
+
+    def many(texts: list[str]) -> list[int]:
+        calls["many"] += 1
+        return [words(t) for t in texts]
+
+    overlong = "word " * 80 + "end."
+    sections = [
+        Section("d", "T", ("T", f"H{i}"), text, "d.txt")
+        for i, text in enumerate([LONG, "Short text here.", overlong + " " + LONG, LONG[:200]])
+    ]
+    plain = make_passages(sections, count_tokens=words, max_tokens=40)
+    batched = make_passages(sections, count_tokens=one, max_tokens=40, count_many=many)
+    assert batched == plain
+    # Heads and section texts in two batched calls, plus one per long section for its sentences.
+    assert calls["many"] == 2 + 3
+    assert calls["one"] < 120, "only word-level cuts of the overlong sentence count one by one"

@@ -1,0 +1,139 @@
+"""python -m passage_search.bench [--quick] [--corpus PATH] [--only build query scale page] [--json OUT]
+
+Prints a table and writes JSON. Every part runs a baseline in the same process (plain
+sentence-transformers encode + FAISS Flat, as a newcomer would write it) and reports ratios to it,
+because these machines are noisy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from .common import REPO, SHARED, questions
+
+PARTS = ("build", "query", "scale", "page")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(prog="python -m passage_search.bench", description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="a smoke run in under a minute: tiny sizes, no page")
+    ap.add_argument("--corpus", type=Path, default=SHARED / "medquad" / "corpus.jsonl",
+                    help="a BEIR corpus.jsonl (default: ../shared/data/medquad; the seed corpus if it is absent)")
+    ap.add_argument("--docs", type=int, default=None, help="only the first N documents of the corpus")
+    ap.add_argument("--only", nargs="+", choices=PARTS, default=None, help="run only these parts")
+    ap.add_argument("--queries", type=int, default=200)
+    ap.add_argument("--page-runs", type=int, default=20)
+    ap.add_argument("--baseline-sample", type=int, default=3000,
+                    help="passages the baseline encodes to measure its passages/s")
+    ap.add_argument("--backend", default=None, help="embedding backend for our build and queries (default: ours)")
+    ap.add_argument("--scale-sizes", default="10000,100000,1000000")
+    ap.add_argument("--workdir", type=Path, default=None, help="where indexes are built (default: a temp folder)")
+    ap.add_argument("--json", type=Path, default=REPO / "bench-out" / "bench.json")
+    return ap.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    parts = args.only or (["build", "query", "scale"] if args.quick else list(PARTS))
+    if args.quick:
+        args.docs = args.docs or 60
+        args.queries = min(args.queries, 20)
+        args.baseline_sample = min(args.baseline_sample, 100)
+        args.page_runs = min(args.page_runs, 3)
+        args.scale_sizes = "2000,10000"
+    corpus = args.corpus
+    if not corpus.exists():
+        corpus = REPO / "corpus"
+        args.docs = None
+    report: dict[str, Any] = {"machine": {"python": platform.python_version(), "cpus": _cpus()},
+                              "corpus": str(corpus), "quick": args.quick}
+    with tempfile.TemporaryDirectory(prefix="passage-search-bench-") as tmp:
+        workdir = args.workdir or Path(tmp)
+        from .build_bench import run_build, subset_corpus
+
+        corpus = subset_corpus(corpus, args.docs, workdir) if corpus.suffix == ".jsonl" else corpus
+        index = workdir / "index"
+        asked = questions(args.queries)
+        if "build" in parts or "query" in parts or "page" in parts:
+            print(f"building {corpus} ...", flush=True)
+            report["build"] = run_build(corpus, workdir, baseline_sample=args.baseline_sample, backend=args.backend)
+            _print_build(report["build"])
+        if "query" in parts:
+            from .query_bench import run_queries
+
+            report["query"] = run_queries(index, asked, backend=args.backend)
+            _print_query(report["query"])
+        if "scale" in parts:
+            report["scale"] = _run_scale(args.scale_sizes, workdir, quick=args.quick)
+        if "page" in parts:
+            from .page_bench import run_page
+
+            report["page"] = run_page(index, asked, runs=args.page_runs)
+            _print_page(report["page"])
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(report, indent=2))
+    print(f"wrote {args.json}")
+    return 0
+
+
+def _cpus() -> int:
+    import os
+
+    return len(os.sched_getaffinity(0))
+
+
+def _run_scale(sizes: str, workdir: Path, *, quick: bool) -> dict[str, Any]:
+    out = workdir / "scale.json"
+    cmd = [sys.executable, "-m", "passage_search.bench_scale", "--json", str(out)]
+    cmd += ["--quick"] if quick else ["--sizes", sizes]
+    started = time.perf_counter()
+    subprocess.run(cmd, check=True)
+    data: dict[str, Any] = json.loads(out.read_text())
+    data["seconds"] = round(time.perf_counter() - started, 1)
+    return data
+
+
+def _print_build(b: dict[str, Any]) -> None:
+    base = b["baseline"]
+    print(f"\nBUILD  {b['documents']} documents -> {b['passages']} passages, backend {b['backend']}, "
+          f"index {b['index_type']}")
+    print(f"  ours     {b['passages_per_s']:8.1f} passages/s end to end ({b['full_build_s']} s), peak RSS "
+          f"{b['peak_rss_mb']:.0f} MB, {b['index_bytes_per_passage']} bytes/passage on disk")
+    print(f"  baseline {base['passages_per_s']:8.1f} passages/s (encode + Flat add, {base['sample_passages']} "
+          f"passages)   ratio {b['ratio_passages_per_s']}x")
+    u, c = b["unchanged_rebuild"], b["one_document_changed"]
+    print(f"  unchanged rebuild: {u['seconds']} s ({u['share_of_full']:.1%} of full), embedded {u['embedded']}")
+    print(f"  one document changed: {c['seconds']} s, embedded {c['embedded']} "
+          f"(the document has {c['document_passages']} passages)")
+
+
+def _print_query(q: dict[str, Any]) -> None:
+    print(f"\nQUERY  {q['questions']} questions, k={q['k']}, {q['passages']} passages, one client thread (ms)")
+    print(f"  {'mode':9}{'p50':>8}{'p95':>8}{'p99':>8}   stages p50")
+    for mode in ("hybrid", "dense", "lexical", "baseline"):
+        t = q[mode]["total_ms"]
+        stages = " ".join(f"{k} {v['p50']:.2f}" for k, v in q[mode].get("stages_ms", {}).items())
+        print(f"  {mode:9}{t['p50']:8.2f}{t['p95']:8.2f}{t['p99']:8.2f}   {stages}")
+    print(f"  hybrid / baseline: p50 {q['ratio_hybrid_p50']}x, p95 {q['ratio_hybrid_p95']}x")
+
+
+def _print_page(p: dict[str, Any]) -> None:
+    if "skipped" in p:
+        print(f"\nPAGE skipped: {p['skipped']}")
+        return
+    e = p["enter_to_first_card_ms"]
+    print(f"\nPAGE  start -> healthy {p['start_to_healthy_s']} s, -> question box with index loaded "
+          f"{p['start_to_ready_s']} s")
+    print(f"  Enter -> first result card: p50 {e['p50']:.0f} ms, p95 {e['p95']:.0f} ms ({e['runs']} runs)")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

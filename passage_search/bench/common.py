@@ -1,0 +1,58 @@
+"""What the benchmark parts share: percentiles, peak memory, the question set, the baseline's model."""
+
+from __future__ import annotations
+
+import json
+import random
+import resource
+from collections.abc import Sequence
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+SHARED = REPO.parent / "shared" / "data"
+
+
+def percentiles(values: Sequence[float]) -> dict[str, float]:
+    """p50, p95 and p99 (linear interpolation between order statistics), in the values' unit."""
+    ordered = sorted(values)
+    if not ordered:
+        return {"p50": 0.0, "p95": 0.0, "p99": 0.0}
+
+    def at(q: float) -> float:
+        pos = (len(ordered) - 1) * q / 100
+        low = int(pos)
+        high = min(low + 1, len(ordered) - 1)
+        return ordered[low] + (ordered[high] - ordered[low]) * (pos - low)
+
+    return {"p50": round(at(50), 3), "p95": round(at(95), 3), "p99": round(at(99), 3)}
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory so far (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def questions(n: int, seed: int = 7) -> list[str]:
+    """``n`` questions: templated and patient-style ones from the dev sets when ../shared is there
+    (three templated to one lay), else the bundled seed questions; cycled if there are fewer."""
+    templated = _texts(SHARED / "cancergov" / "queries.jsonl", "text")
+    lay = _texts(REPO / "tests" / "data" / "cancergov_lay" / "queries.jsonl", "text")
+    seed_set = _texts(REPO / "tests" / "data" / "seed_questions.jsonl", "question")
+    rng = random.Random(seed)
+    pool = templated + lay if templated else seed_set + lay
+    rng.shuffle(pool)
+    if templated:
+        lay_n = min(len(lay), n // 4)
+        pool = rng.sample(templated, min(len(templated), n - lay_n)) + rng.sample(lay, lay_n)
+        rng.shuffle(pool)
+    return [pool[i % len(pool)] for i in range(n)]
+
+
+def _texts(path: Path, key: str) -> list[str]:
+    if not path.is_file():
+        return []
+    return [json.loads(line)[key] for line in path.read_text("utf-8").splitlines() if line.strip()]
+
+
+def ratio(ours: float, baseline: float) -> float | None:
+    return round(ours / baseline, 2) if baseline else None

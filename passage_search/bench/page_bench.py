@@ -1,0 +1,110 @@
+"""Page figures in the real browser: app start, and Enter to the first result card."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from .common import REPO, percentiles
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+
+# Timestamps taken inside the page, so Playwright's polling interval is not part of the figure: the
+# Enter keydown, then the first moment a result card for this question is in the DOM.
+_ARM = """(marker) => {
+  window.__t0 = null; window.__t1 = null;
+  const box = document.querySelector('input[aria-label="Your question"]');
+  box.addEventListener('keydown', (e) => { if (e.key === 'Enter') window.__t0 = performance.now(); }, {once: true});
+  const seen = () => document.body.innerText.includes(marker) && document.body.innerText.includes('Source:');
+  const obs = new MutationObserver(() => {
+    if (window.__t0 !== null && window.__t1 === null && seen()) { window.__t1 = performance.now(); obs.disconnect(); }
+  });
+  obs.observe(document.body, {childList: true, subtree: true, characterData: true});
+}"""
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait_healthy(url: str, proc: subprocess.Popen[bytes], timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"streamlit exited with code {proc.returncode}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.05)
+    raise RuntimeError(f"{url} not healthy after {timeout} s")
+
+
+def run_page(index: Path, questions: list[str], *, runs: int = 20) -> dict[str, Any]:
+    """Start the page on ``index``; time start-up, then ``runs`` questions typed and sent with Enter."""
+    if not CHROMIUM.exists():
+        return {"skipped": f"{CHROMIUM} is missing (apt-get install chromium)"}
+    from playwright.sync_api import expect, sync_playwright
+
+    port = _free_port()
+    env = {**os.environ, "PASSAGE_SEARCH_INDEX": str(index)}
+    started = time.perf_counter()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", str(REPO / "search_app.py"), "--server.address", "127.0.0.1",
+         "--server.port", str(port), "--server.headless", "true"],
+        cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        _wait_healthy(f"http://127.0.0.1:{port}/_stcore/health", proc)
+        healthy_s = time.perf_counter() - started
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+            try:
+                page = browser.new_page()
+                page.goto(f"http://127.0.0.1:{port}/")
+                box = page.get_by_label("Your question")
+                expect(box).to_be_visible(timeout=180_000)
+                ready_s = time.perf_counter() - started
+                times = []
+                for i in range(runs):
+                    question = f"{questions[i % len(questions)]} ({i})"
+                    marker = f"({i})”"
+                    box.fill(question)
+                    page.evaluate(_ARM, marker)
+                    box.press("Enter")
+                    page.wait_for_function("window.__t1 !== null", timeout=60_000)
+                    times.append(page.evaluate("window.__t1 - window.__t0"))
+            finally:
+                browser.close()
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    return {
+        "start_to_healthy_s": round(healthy_s, 2),
+        "start_to_ready_s": round(ready_s, 2),
+        "enter_to_first_card_ms": {**percentiles(times), "runs": runs},
+    }

@@ -1,0 +1,72 @@
+"""Query figures: warm end-to-end latency per mode with its stages, against a baseline, one client thread."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from .common import percentiles, ratio
+
+STAGES = ("analyze", "encode", "dense", "heading", "lexical", "fusion")
+
+
+def run_queries(index: Path, questions: list[str], *, k: int = 10, backend: str | None = None) -> dict[str, Any]:
+    import faiss
+    import numpy as np
+
+    from ..embedder import default_model_path
+    from ..searcher import MODES, Searcher, serve_one_question_at_a_time
+
+    serve_one_question_at_a_time()
+    searcher = Searcher(index, backend=backend)
+    for q in questions[:10]:
+        searcher.search(q, k)  # warm: the first encodes and BM25 calls are slow
+    out: dict[str, Any] = {"questions": len(questions), "k": k, "passages": len(searcher.passages)}
+    for mode in MODES:
+        totals: list[float] = []
+        stages: dict[str, list[float]] = {s: [] for s in STAGES}
+        for q in questions:
+            timings: dict[str, float] = {}
+            start = time.perf_counter()
+            searcher.search_batch([q], k, mode=mode, timings=timings)
+            totals.append((time.perf_counter() - start) * 1000)
+            for name, ms in timings.items():
+                stages[name].append(ms)
+        out[mode] = {
+            "total_ms": percentiles(totals),
+            "stages_ms": {name: percentiles(v) for name, v in stages.items() if v},
+        }
+
+    # The baseline a newcomer would write: sentence-transformers' encode with torch's default threads,
+    # then FAISS Flat over the same passage vectors.
+    from sentence_transformers import SentenceTransformer
+
+    vectors = searcher.index.vectors
+    flat = faiss.IndexFlatIP(vectors.d)
+    flat.add(_all_vectors(index, vectors))
+    model = SentenceTransformer(str(default_model_path()), device="cpu")
+    for q in questions[:10]:
+        flat.search(model.encode([q], normalize_embeddings=True), k)
+    totals = []
+    for q in questions:
+        start = time.perf_counter()
+        query = np.ascontiguousarray(model.encode([q], normalize_embeddings=True), dtype=np.float32)
+        flat.search(query, k)
+        totals.append((time.perf_counter() - start) * 1000)
+    out["baseline"] = {"total_ms": percentiles(totals)}
+    out["ratio_hybrid_p50"] = ratio(out["hybrid"]["total_ms"]["p50"], out["baseline"]["total_ms"]["p50"])
+    out["ratio_hybrid_p95"] = ratio(out["hybrid"]["total_ms"]["p95"], out["baseline"]["total_ms"]["p95"])
+    return out
+
+
+def _all_vectors(index: Path, vectors: Any) -> Any:
+    """Every passage vector: the plain array beside the index if there is one, else FAISS's copy."""
+    import numpy as np
+
+    from ..index import resolve
+
+    plain = resolve(index) / "vectors.npy"
+    if plain.is_file():
+        return np.ascontiguousarray(np.load(plain, mmap_mode="r"), dtype=np.float32)
+    return vectors.reconstruct_n(0, vectors.ntotal)
