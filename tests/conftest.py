@@ -138,9 +138,10 @@ def fake_index(tiny_corpus: Path, tmp_path: Path, fake_embedder: FakeEmbedder) -
 
 @pytest.fixture(scope="session")
 def real_embedder():
-    from passage_search.embedder import SentenceTransformerEmbedder
+    """The packaged model on the default backend: what a user's build and page use."""
+    from passage_search.embedder import make_embedder
 
-    return SentenceTransformerEmbedder()
+    return make_embedder()
 
 
 @pytest.fixture(scope="session")

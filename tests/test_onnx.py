@@ -67,23 +67,28 @@ def test_export_works_offline_and_is_cached_with_its_hash(fp32: OnnxEmbedder):
     assert not [p for p in fp32.folder.iterdir() if p.name.endswith(".tmp.onnx")]
 
 
-def test_fp32_gives_the_torch_vectors_and_keeps_the_fingerprint(fp32, real_embedder, sentences):
-    assert fp32.fingerprint == real_embedder.fingerprint
-    assert (fp32.dimension, fp32.max_tokens) == (real_embedder.dimension, real_embedder.max_tokens) == (384, 256)
-    ours, theirs = fp32.embed(sentences), real_embedder.embed(sentences)
+@pytest.fixture(scope="module")
+def torch_embedder() -> SentenceTransformerEmbedder:
+    return SentenceTransformerEmbedder()
+
+
+def test_fp32_gives_the_torch_vectors_and_keeps_the_fingerprint(fp32, torch_embedder, sentences):
+    assert fp32.fingerprint == torch_embedder.fingerprint
+    assert (fp32.dimension, fp32.max_tokens) == (torch_embedder.dimension, torch_embedder.max_tokens) == (384, 256)
+    ours, theirs = fp32.embed(sentences), torch_embedder.embed(sentences)
     assert ours.shape == theirs.shape and ours.dtype == np.float32
     assert float(np.min(np.sum(ours * theirs, axis=1))) >= 0.9999
     assert np.allclose(np.linalg.norm(ours, axis=1), 1.0, atol=1e-5)
 
 
-def test_token_counts_are_the_tokenizers_untruncated_ones(fp32, real_embedder, sentences):
+def test_token_counts_are_the_tokenizers_untruncated_ones(fp32, torch_embedder, sentences):
     from passage_search.embedder import _token_counter
 
-    reference = _token_counter(real_embedder.model.tokenizer)
+    reference = _token_counter(torch_embedder.model.tokenizer)
     long_text = " ".join(sentences)
     assert reference(long_text) > 256  # past tokenizer.json's own truncation at 128
     for text in [*sentences, long_text]:
-        assert fp32.count_tokens(text) == real_embedder.count_tokens(text) == reference(text)
+        assert fp32.count_tokens(text) == torch_embedder.count_tokens(text) == reference(text)
 
 
 def test_int8_has_its_own_fingerprint_and_close_vectors(fp32, cache, sentences):
@@ -151,6 +156,8 @@ def test_backends_from_the_factory_and_the_environment(monkeypatch):
     assert make_embedder(backend="onnx-int8").fingerprint.endswith("-int8")
     assert resolve_backend(None, recorded="onnx-int8") == "onnx-int8"
     assert resolve_backend(None, recorded="torch") == "onnx"  # same vectors: the faster one
+    assert resolve_backend(None, recorded="onnx") == "onnx"
+    assert resolve_backend(None) == "onnx"  # the default for a new index
     monkeypatch.setenv("PASSAGE_SEARCH_BACKEND", "torch")
     assert isinstance(make_embedder(), SentenceTransformerEmbedder)
     monkeypatch.setenv("PASSAGE_SEARCH_BACKEND", "tensorflow")

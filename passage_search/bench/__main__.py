@@ -123,6 +123,9 @@ def _print_query(q: dict[str, Any]) -> None:
         stages = " ".join(f"{k} {v['p50']:.2f}" for k, v in q[mode].get("stages_ms", {}).items())
         print(f"  {mode:9}{t['p50']:8.2f}{t['p95']:8.2f}{t['p99']:8.2f}   {stages}")
     print(f"  hybrid / baseline: p50 {q['ratio_hybrid_p50']}x, p95 {q['ratio_hybrid_p95']}x")
+    r = q["vector_recall_vs_exact"]
+    print(f"  vector index {r['index_type']} {r['index_params']}: "
+          + ", ".join(f"{k} {v}" for k, v in r.items() if k.startswith("recall")) + " against exact search")
 
 
 def _print_page(p: dict[str, Any]) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -80,7 +81,7 @@ def run_build(corpus: Path, workdir: Path, *, baseline_sample: int, backend: str
 
     edited_file, edited_id = _edit_one_document(corpus_file, workdir)
     edited_out = workdir / "index-edited"
-    build_index(corpus, edited_out, **kwargs)  # a full index of the original corpus to start from
+    shutil.copytree(out, edited_out, symlinks=True)  # the full index of the original corpus to start from
     start = time.perf_counter()
     changed = build_index(edited_file, edited_out, **kwargs)
     changed_s = time.perf_counter() - start

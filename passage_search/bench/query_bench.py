@@ -55,6 +55,17 @@ def run_queries(index: Path, questions: list[str], *, k: int = 10, backend: str 
         flat.search(query, k)
         totals.append((time.perf_counter() - start) * 1000)
     out["baseline"] = {"total_ms": percentiles(totals)}
+    # How much of the exact neighbourhood the index type chosen for this size returns, on real questions.
+    depth = min(100, flat.ntotal)
+    queries = np.ascontiguousarray(model.encode(questions, normalize_embeddings=True), dtype=np.float32)
+    _, exact = flat.search(queries, depth)
+    _, found = vectors.search(queries, depth)
+    out["vector_recall_vs_exact"] = {
+        "index_type": searcher.manifest.index_type,
+        "index_params": searcher.manifest.index_params,
+        "recall@10": round(float(np.mean([len(set(e[:10]) & set(f[:10])) / 10 for e, f in zip(exact, found)])), 4),
+        f"recall@{depth}": round(float(np.mean([len(set(e) & set(f)) / depth for e, f in zip(exact, found)])), 4),
+    }
     out["ratio_hybrid_p50"] = ratio(out["hybrid"]["total_ms"]["p50"], out["baseline"]["total_ms"]["p50"])
     out["ratio_hybrid_p95"] = ratio(out["hybrid"]["total_ms"]["p95"], out["baseline"]["total_ms"]["p95"])
     return out
