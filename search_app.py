@@ -10,7 +10,7 @@ import streamlit as st
 
 from passage_search.errors import PassageSearchError
 from passage_search.notices import Notices, corpus_notices, escape_markdown
-from passage_search.searcher import MODES, Searcher
+from passage_search.searcher import MODES, Searcher, query_notice
 
 HERE = Path(__file__).resolve().parent
 INDEX_DIR = Path(os.environ.get("PASSAGE_SEARCH_INDEX", HERE / "index"))
@@ -79,6 +79,9 @@ if query.strip():
         st.error(str(exc))
         st.stop()
     elapsed = (time.perf_counter() - started) * 1000
+    notice = query_notice(query)
+    if notice:
+        st.info(notice)
     st.caption(f"{len(hits)} passages for “{escape_markdown(query.strip()[:200])}” · {elapsed:.0f} ms")
     for hit in hits:
         p = hit.passage

@@ -118,9 +118,12 @@ def _one_thread() -> None:
 
 
 def cmd_search(args: argparse.Namespace) -> int:
-    from .searcher import Searcher, clean_query
+    from .searcher import Searcher, clean_query, query_notice
 
     clean_query(args.question)  # refuse an empty question before spending seconds on loading the model
+    notice = query_notice(args.question)
+    if notice:
+        print(f"passage-search: {notice}", file=sys.stderr)
     _one_thread()
     hits = Searcher(args.index, model=args.model, backend=args.backend).search(args.question, k=args.k, mode=args.mode)
     if args.json:

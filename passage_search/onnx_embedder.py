@@ -180,6 +180,8 @@ def _pad_id(path: Path, tokenizer: Any) -> int:
 def _open_session(data: bytes, threads: int) -> onnxruntime.InferenceSession:
     import onnxruntime as ort
 
+    ort.disable_telemetry_events()  # the environment variable set in __init__ stops it at import already
+
     options = ort.SessionOptions()
     options.intra_op_num_threads = max(1, threads)
     options.inter_op_num_threads = 1

@@ -81,6 +81,13 @@ def serve_one_question_at_a_time() -> None:
     set_faiss_threads(1)
 
 
+def query_notice(query: str) -> str | None:
+    """What a person should know about how their question was searched (None: searched as typed)."""
+    if isinstance(query, str) and len(" ".join(query.split())) > MAX_QUERY_CHARS:
+        return f"Only the first {MAX_QUERY_CHARS:,} characters of your question were searched."
+    return None
+
+
 def clean_query(query: str) -> str:
     """The question as it will be searched: control characters dropped, white space folded, bounded."""
     if not isinstance(query, str):

@@ -127,3 +127,10 @@ def test_empty_question_subprocess_exits_1_with_one_line(tmp_path, question):
     assert lines[0].startswith("passage-search: ")
     assert done.stdout == ""
     assert seconds < 10, f"an empty question took {seconds:.1f} s to refuse"
+
+
+def test_a_very_long_question_is_searched_with_a_notice(fake_model, fake_index, capsys):
+    assert main(["search", "limb sparing surgery " * 600, "--index", str(fake_index), "-k", "1"]) == 0
+    captured = capsys.readouterr()
+    assert "1. [" in captured.out
+    assert captured.err.strip() == "passage-search: Only the first 1,000 characters of your question were searched."

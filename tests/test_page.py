@@ -104,3 +104,11 @@ def test_whitespace_question_shows_the_hint_not_results(monkeypatch, real_index)
     assert not at.error
     assert not [m for m in at.markdown if re.match(r"\*\*\d+\.\*\* ", m.value)]
     assert any("Type a question" in c.value for c in at.caption)
+
+
+@pytest.mark.model
+def test_a_very_long_question_shows_results_and_a_notice(monkeypatch, real_index):
+    at = ask(open_page(monkeypatch, real_index), "limb-sparing surgery " * 600)
+    assert not at.error
+    assert [m for m in at.markdown if re.match(r"\*\*1\.\*\* ", m.value)], "no result card"
+    assert any("Only the first 1,000 characters" in i.value for i in at.info)

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -107,3 +111,35 @@ def test_beir_reader_gives_sections_or_a_corpus_error(lines):
         parse_beir_jsonl("\n".join(lines), source="corpus.jsonl")
     except CorpusError as exc:
         assert "line" in str(exc)
+
+
+def _snapshot(*roots):
+    files = {}
+    for root in roots:
+        for path in root.rglob("*"):
+            if path.is_file():
+                files[path] = (path.stat().st_size, path.stat().st_mtime_ns)
+    return files
+
+
+@pytest.mark.model
+def test_a_search_stores_nothing_of_the_question(real_index, tmp_path):
+    marker = "zebrafish-marker-7731 surgery for my leg"
+    home, tmp, work = tmp_path / "home", tmp_path / "tmp", tmp_path / "work"
+    for folder in (home, tmp, work):
+        folder.mkdir()
+    # The shared cache holds the exported model (made when real_index was built); it must stay untouched,
+    # and ONNX Runtime must not record usage there (passage_search/__init__.py).
+    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    env = {**os.environ, "HOME": str(home), "TMPDIR": str(tmp), "XDG_CACHE_HOME": cache}
+    before = _snapshot(home, tmp, work, real_index, Path(cache))
+    done = subprocess.run(
+        [sys.executable, "-m", "passage_search", "search", marker, "--index", str(real_index), "-k", "2"],
+        cwd=work, env=env, capture_output=True, text=True, timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    after = _snapshot(home, tmp, work, real_index, Path(cache))
+    assert after == before, f"a search wrote files: {sorted(set(after) ^ set(before))}"
+    for path in Path(cache).rglob("*"):
+        if path.is_file() and path.stat().st_size < 5_000_000:
+            assert marker.encode() not in path.read_bytes(), f"the question was stored in {path}"
