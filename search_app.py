@@ -19,45 +19,66 @@ EXAMPLE = "what are the treatment options if the cancer has spread?"
 st.set_page_config(page_title="Passage search", page_icon="🔎", layout="centered")
 
 
-@st.cache_resource(show_spinner="Loading the search index…")
-def load_searcher(index_dir: str) -> Searcher:
+def current_generation(index_dir: str) -> str:
+    """The generation folder index/current points at now ("" if there is none): a rebuild changes it."""
+    from passage_search.index import resolve
+
+    try:
+        return str(resolve(Path(index_dir)))
+    except PassageSearchError:
+        return ""
+
+
+# Keyed by generation, so a rebuilt index is picked up on the next question without a restart; a search
+# already running keeps its own Searcher, which holds the old generation in memory. Two entries: the
+# current index and, for a moment, the one it replaced.
+@st.cache_resource(show_spinner="Loading the search index…", max_entries=2)
+def load_searcher(index_dir: str, generation: str) -> Searcher:
     from passage_search.searcher import serve_one_question_at_a_time
 
     serve_one_question_at_a_time()  # several people share two cores; see the function's measurements
-    searcher = Searcher(index_dir)
+    searcher = Searcher(generation or index_dir)
     searcher.search("warm up")  # the first encode is slow; pay it here, not on the first question
     return searcher
 
 
-@st.cache_resource(show_spinner=False)
-def page_notices(index_dir: str) -> Notices:
+@st.cache_resource(show_spinner=False, max_entries=2)
+def page_notices(index_dir: str, generation: str) -> Notices:
     # Scanning every passage for the disclaimer and phone numbers on each rerun cost tens of ms at 25k.
-    return corpus_notices(load_searcher(index_dir).passages)
+    return corpus_notices(load_searcher(index_dir, generation).passages)
 
 
 @st.cache_data(ttl=60, show_spinner=False)
-def stale_reason(index_dir: str, corpus: str) -> str | None:
+def stale_reason(index_dir: str, corpus: str, generation: str) -> str | None:
     from passage_search.build import staleness
 
     return staleness(Path(corpus), Path(index_dir)) if corpus and Path(corpus).exists() else None
 
 
+generation = current_generation(str(INDEX_DIR))
 try:
-    searcher = load_searcher(str(INDEX_DIR))
+    try:
+        searcher = load_searcher(str(INDEX_DIR), generation)
+    except PassageSearchError:
+        # A build may have swapped in a new generation (and removed this one) between the two steps.
+        if current_generation(str(INDEX_DIR)) == generation:
+            raise
+        generation = current_generation(str(INDEX_DIR))
+        searcher = load_searcher(str(INDEX_DIR), generation)
 except PassageSearchError as exc:
     st.title("Passage search")
     st.error(str(exc))
     st.info("Build the index from the bundled corpus with `python build_index.py`, then reload this page.")
     st.stop()
 
-notices = page_notices(str(INDEX_DIR))
+notices = page_notices(str(INDEX_DIR), generation)
 st.title(escape_markdown(notices.titles[0]) if len(notices.titles) == 1 else "Patient information search")
 if notices.disclaimer:
     first = notices.disclaimer.split("\n")[0]
     phone = f"  \n**Support line: {escape_markdown(', '.join(notices.phones))}**" if notices.phones else ""
     st.info(escape_markdown(first) + phone, icon="ℹ️")
 
-why = stale_reason(str(INDEX_DIR), searcher.manifest.corpus)
+why = stale_reason(str(INDEX_DIR), searcher.manifest.corpus, generation)
 if why:
     st.warning(f"The index may be out of date ({escape_markdown(why)}); rebuild it with `python build_index.py`.")
 

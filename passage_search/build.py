@@ -12,7 +12,7 @@ from . import __version__, ann
 from .cache import VectorCache, embed_with_cache, has_plain_vectors, previous_vectors
 from .embedder import Embedder, make_embedder
 from .errors import CorpusError, IndexMismatchError, IndexNotFoundError, PassageSearchError
-from .index import Manifest, ModelInfo, heading_paths, load_index, read_manifest, resolve, write_index
+from .index import Manifest, ModelInfo, build_lock, heading_paths, load_index, read_manifest, resolve, write_index
 from .lexical import ANALYZER, LexicalIndex
 from .readers import META_SUFFIX, corpus_files, read_corpus
 from .splitter import embedding_text, make_passages
@@ -73,6 +73,7 @@ def build_index(
     progress: bool = False,
     force: bool = False,
     index_type: str = "auto",
+    wait: float = 0.0,
 ) -> BuildResult:
     """Index every supported file under ``corpus`` into the index folder ``out``.
 
@@ -89,9 +90,37 @@ def build_index(
         force: rebuild and re-embed everything, reusing nothing from the index at ``out``.
         index_type: the passage vector index: "flat" (exact), "hnsw", "ivf", or "auto" (by passage count,
             see ann.choose).
+        wait: seconds to wait for another build of ``out`` to finish before refusing.
     Returns:
         counts (passages embedded and reused), time taken and the files skipped with their reasons.
+    Raises:
+        BuildLockedError: another build of ``out`` is still running after ``wait`` seconds.
     """
+    with build_lock(out, wait=wait):
+        return _build(
+            corpus, out, embedder=embedder, model=model, backend=backend, embed_headings=embed_headings,
+            query_prefix=query_prefix, passage_prefix=passage_prefix, overlap=overlap, batch_size=batch_size,
+            heading_weight=heading_weight, progress=progress, force=force, index_type=index_type,
+        )
+
+
+def _build(
+    corpus: Path,
+    out: Path,
+    *,
+    embedder: Embedder | None,
+    model: str | None,
+    backend: str | None,
+    embed_headings: bool,
+    query_prefix: str,
+    passage_prefix: str,
+    overlap: int,
+    batch_size: int,
+    heading_weight: int,
+    progress: bool,
+    force: bool,
+    index_type: str,
+) -> BuildResult:
     start = time.perf_counter()
     fingerprint = corpus_fingerprint(corpus)
     emb = embedder or make_embedder(model, backend=backend)

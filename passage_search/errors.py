@@ -25,3 +25,7 @@ class ModelError(PassageSearchError):
 
 class QueryError(PassageSearchError):
     """The question cannot be searched as given."""
+
+
+class BuildLockedError(PassageSearchError):
+    """Another build of the same index folder is running."""

@@ -19,6 +19,8 @@ import json
 import os
 import shutil
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from . import __version__, ann
-from .errors import IndexMismatchError, IndexNotFoundError
+from .errors import BuildLockedError, IndexMismatchError, IndexNotFoundError
 from .lexical import LEXICAL_DIR, LexicalIndex
 from .passage import Passage
 
@@ -169,6 +171,46 @@ def write_index(
     os.replace(link_tmp, root / CURRENT)
     _remove_old_generations(root, keep=gen.name)
     return gen
+
+
+LOCK = ".build.lock"
+
+
+@contextmanager
+def build_lock(root: Path, *, wait: float = 0.0) -> Iterator[None]:
+    """Hold the index folder's build lock (an advisory ``flock``, released if the process dies).
+
+    Raises:
+        BuildLockedError: another process holds it for longer than ``wait`` seconds.
+    """
+    import fcntl
+
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / LOCK, "a+") as fh:
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    fh.seek(0)
+                    holder = fh.read().strip() or "another process"
+                    raise BuildLockedError(
+                        f"Another build of the index at {root} is running ({holder}); wait for it to finish, "
+                        "then build again."
+                    ) from None
+                time.sleep(0.2)
+        try:
+            fh.seek(0)
+            fh.truncate()
+            fh.write(f"pid {os.getpid()}")
+            fh.flush()
+            yield
+        finally:
+            fh.seek(0)
+            fh.truncate()
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
 
 
 def _fsync_tree(folder: Path) -> None:

@@ -112,3 +112,29 @@ def test_a_very_long_question_shows_results_and_a_notice(monkeypatch, real_index
     assert not at.error
     assert [m for m in at.markdown if re.match(r"\*\*1\.\*\* ", m.value)], "no result card"
     assert any("Only the first 1,000 characters" in i.value for i in at.info)
+
+
+@pytest.mark.model
+def test_a_rebuilt_index_is_picked_up_without_a_restart(monkeypatch, tmp_path, real_embedder):
+    import shutil
+
+    from conftest import CORPUS
+
+    from passage_search.build import build_index
+
+    corpus = tmp_path / "corpus"
+    shutil.copytree(CORPUS, corpus)
+    out = tmp_path / "index"
+    build_index(corpus, out, embedder=real_embedder)
+    at = ask(open_page(monkeypatch, out), "acupuncture for sarcoma pain")
+    assert not any("Acupuncture" in m.value for m in at.markdown)
+    (corpus / "extra.md").write_text(
+        "# Complementary care\n\n## Acupuncture\n\n"
+        "Acupuncture may ease pain and nausea for some people with sarcoma.\n",
+        "utf-8",
+    )
+    build_index(corpus, out, embedder=real_embedder)
+    at.run()  # the next question (or rerun) on the same page, same server process
+    assert not at.exception
+    assert any("Acupuncture" in m.value for m in at.markdown if re.match(r"\*\*1\.\*\* ", m.value))
+    assert not at.warning, "the page calls the rebuilt index stale"
