@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 Ranking = Sequence[tuple[int, float]]
 
@@ -36,10 +36,16 @@ def normalized(ranking: Ranking) -> dict[int, float]:
 
 def convex(rankings: Mapping[str, Ranking], *, weights: Mapping[str, float]) -> list[tuple[int, float]]:
     """Weighted sum of min-max normalised scores; a row a retriever did not return scores 0 there."""
+    return _weighted_sum(rankings, weights, normalized)
+
+
+def _weighted_sum(
+    rankings: Mapping[str, Ranking], weights: Mapping[str, float], normalise: Callable[[Ranking], dict[int, float]]
+) -> list[tuple[int, float]]:
     fused: dict[int, float] = {}
     for name, ranking in rankings.items():
         weight = weights.get(name, 1.0)
-        for row, value in normalized(ranking).items():
+        for row, value in normalise(ranking).items():
             fused[row] = fused.get(row, 0.0) + weight * value
     return _ordered(fused)
 
@@ -63,9 +69,4 @@ def distribution_normalized(ranking: Ranking) -> dict[int, float]:
 
 def dbsf(rankings: Mapping[str, Ranking], *, weights: Mapping[str, float]) -> list[tuple[int, float]]:
     """Distribution-based score fusion: weighted sum of mean/sd-normalised scores (absent rows add 0)."""
-    fused: dict[int, float] = {}
-    for name, ranking in rankings.items():
-        weight = weights.get(name, 1.0)
-        for row, value in distribution_normalized(ranking).items():
-            fused[row] = fused.get(row, 0.0) + weight * value
-    return _ordered(fused)
+    return _weighted_sum(rankings, weights, distribution_normalized)

@@ -79,7 +79,9 @@ def test_concurrent_searches_give_the_same_answers(searcher):
     assert all(ids == want[q] for q, ids in got)
 
 
-def test_a_disclaimer_ranks_after_every_content_passage(tmp_path, fake_embedder):
+@pytest.fixture
+def disclaimer_searcher(tmp_path, fake_embedder) -> Searcher:
+    """A page with one answer and a medical disclaimer that shares its words."""
     corpus = write_tree(
         tmp_path / "corpus",
         {
@@ -89,6 +91,11 @@ def test_a_disclaimer_ranks_after_every_content_passage(tmp_path, fake_embedder)
     )
     build_index(corpus, tmp_path / "index", embedder=fake_embedder)
     searcher = Searcher(tmp_path / "index", embedder=fake_embedder)
+    return searcher
+
+
+def test_a_disclaimer_ranks_after_every_content_passage(disclaimer_searcher):
+    searcher = disclaimer_searcher
     question = "talk to your doctor about your treatment"
     for mode in ("dense", "lexical"):
         hits = searcher.search(question, k=5, mode=mode)
@@ -100,16 +107,8 @@ def test_a_disclaimer_ranks_after_every_content_passage(tmp_path, fake_embedder)
     assert hits[-1].ranks["heading"] == 1
 
 
-def test_a_question_about_the_disclaimer_itself_finds_it_first(tmp_path, fake_embedder):
-    corpus = write_tree(
-        tmp_path / "corpus",
-        {
-            "page.txt": "Caring for yourself\n\nRest\n\nSleep helps your body recover after treatment.\n\n"
-            "Medical disclaimer\n\nTalk to your doctor about your treatment and your health before deciding.\n"
-        },
-    )
-    build_index(corpus, tmp_path / "index", embedder=fake_embedder)
-    searcher = Searcher(tmp_path / "index", embedder=fake_embedder)
+def test_a_question_about_the_disclaimer_itself_finds_it_first(disclaimer_searcher):
+    searcher = disclaimer_searcher
     question = "talk to your doctor about your treatment"
     hits = searcher.search(question, k=5, mode="hybrid")
     # Every retriever ranks it first, so it is the answer, not boilerplate in the way.

@@ -39,20 +39,21 @@ _ARM = """(marker) => {
 }"""
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
 
 
-def _wait_healthy(url: str, proc: subprocess.Popen[bytes], timeout: float = 120) -> None:
+def wait_healthy(url: str, proc: subprocess.Popen[bytes], timeout: float = 120) -> None:
+    """Poll Streamlit's health endpoint until it answers "ok"; fail if the server exits first."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"streamlit exited with code {proc.returncode}")
         try:
             with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
+                if response.status == 200 and response.read().strip() == b"ok":
                     return
         except OSError:
             pass
@@ -66,7 +67,7 @@ def run_page(index: Path, questions: list[str], *, runs: int = 20) -> dict[str, 
         return {"skipped": f"{CHROMIUM} is missing (apt-get install chromium)"}
     from playwright.sync_api import expect, sync_playwright
 
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "PASSAGE_SEARCH_INDEX": str(index)}
     started = time.perf_counter()
     proc = subprocess.Popen(
@@ -75,7 +76,7 @@ def run_page(index: Path, questions: list[str], *, runs: int = 20) -> dict[str, 
         cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     try:
-        _wait_healthy(f"http://127.0.0.1:{port}/_stcore/health", proc)
+        wait_healthy(f"http://127.0.0.1:{port}/_stcore/health", proc)
         healthy_s = time.perf_counter() - started
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
