@@ -16,6 +16,10 @@ from .errors import CorpusError
 
 TEXT_SUFFIXES = {".txt": "txt", ".md": "md", ".markdown": "md", ".html": "html", ".htm": "html", ".jsonl": "jsonl"}
 META_SUFFIX = ".meta.json"
+# A patient-information page (.txt, .md, .html) is kilobytes; one this large is a dump or a log put in
+# the corpus by mistake, and would hold a build for an hour on two cores. It is skipped with its size
+# given. BEIR corpus.jsonl files hold whole collections (MedQuAD's is 28 MB) and have no limit.
+MAX_FILE_BYTES = 20 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -216,7 +220,7 @@ def read_file(path: Path, *, doc_id: str) -> list[Section]:
 def corpus_files(root: Path) -> Iterator[tuple[Path, str | None]]:
     """Every file under ``root`` in a stable order, with the reason it is skipped (None: it is read)."""
     if root.is_file():
-        yield root, None if root.suffix.lower() in TEXT_SUFFIXES else "unsupported file type"
+        yield root, _skip_reason(root)
         return
     seen: set[Path] = set()
     for path in sorted(root.rglob("*")):
@@ -225,12 +229,27 @@ def corpus_files(root: Path) -> Iterator[tuple[Path, str | None]]:
             continue
         if path.is_dir():
             continue
+        if path.is_symlink() and not path.exists():
+            yield path, "a link to nothing (broken symlink)"
+            continue
         real = path.resolve()
         if real in seen:
             yield path, "same file as one already read (symlink)"
             continue
         seen.add(real)
-        yield path, None if path.suffix.lower() in TEXT_SUFFIXES else "unsupported file type"
+        yield path, _skip_reason(path)
+
+
+def _skip_reason(path: Path) -> str | None:
+    if path.suffix.lower() not in TEXT_SUFFIXES:
+        return "unsupported file type"
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        return f"cannot be read ({exc.strerror or exc})"
+    if size > MAX_FILE_BYTES and TEXT_SUFFIXES[path.suffix.lower()] != "jsonl":
+        return f"{size / 2**20:.1f} MB, over the {MAX_FILE_BYTES // 2**20} MB limit for one file; split it into pages"
+    return None
 
 
 def read_corpus(root: Path) -> ReadReport:

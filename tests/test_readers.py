@@ -302,3 +302,39 @@ def test_windows_line_endings_and_bom_read_like_plain_utf8(tmp_path):
     unix = [(s.heading_path, s.text) for s in sections if s.doc_id == "unix.txt"]
     windows = [(s.heading_path, s.text) for s in sections if s.doc_id == "windows.txt"]
     assert unix == windows == [(("Guide",), "Opening words."), (("Guide", "Part one"), "First part text.")]
+
+
+def test_a_50_mb_page_is_skipped_with_its_size_and_the_rest_is_read(tmp_path):
+    corpus = write_tree(tmp_path / "corpus", {"ok.txt": "Care\n\nRest\n\nSleep helps your body recover.\n"})
+    with open(corpus / "dump.txt", "w", encoding="utf-8") as fh:
+        line = "Sarcoma treatment notes repeated for size.\n"
+        for _ in range(50 * 2**20 // len(line) + 1):
+            fh.write(line)
+    report = read_corpus(corpus)
+    assert report.documents == 1
+    assert report.skipped == [("dump.txt", "50.0 MB, over the 20 MB limit for one file; split it into pages")]
+
+
+def test_a_large_beir_corpus_has_no_size_limit(tmp_path, monkeypatch):
+    from passage_search import readers
+
+    monkeypatch.setattr(readers, "MAX_FILE_BYTES", 10)
+    corpus = write_tree(tmp_path / "corpus", {"corpus.jsonl": '{"_id": "d1", "title": "Care", "text": "Rest."}\n'})
+    assert read_corpus(corpus).documents == 1
+
+
+def test_links_to_nothing_and_to_folders_above_never_loop(tmp_path):
+    corpus = write_tree(tmp_path / "corpus", {"ok.txt": "Care\n\nRest\n\nSleep helps your body recover.\n"})
+    (corpus / "sub").mkdir()
+    (corpus / "sub" / "up").symlink_to("..")  # a loop if links to folders were followed
+    (corpus / "sub" / "gone.txt").symlink_to(tmp_path / "missing.txt")
+    report = read_corpus(corpus)
+    assert report.documents == 1
+    assert report.skipped == [("sub/gone.txt", "a link to nothing (broken symlink)")]
+
+
+def test_a_file_of_headings_only_is_skipped_with_a_reason(tmp_path):
+    corpus = write_tree(tmp_path / "corpus", {"toc.txt": "Title\n\nHeading one\n\nHeading two\n"})
+    report = read_corpus(corpus)
+    assert report.sections == []
+    assert report.skipped == [("toc.txt", "no text under any heading")]
