@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 
 import pytest
-from conftest import REPO
 
-from passage_search.bench.page_bench import CHROMIUM, CHROMIUM_ARGS, free_port, wait_healthy
+from passage_search.bench.page_bench import CHROMIUM, CHROMIUM_ARGS, streamlit_server
 
 pytestmark = [pytest.mark.browser, pytest.mark.model]
 
@@ -20,39 +16,8 @@ STAGE_4 = "Treatments for soft tissue sarcoma › Treatments for stage 4 soft ti
 
 @pytest.fixture
 def server(real_index, tmp_path):
-    port = free_port()
-    env = {**os.environ, "PASSAGE_SEARCH_INDEX": str(real_index)}
-    log = open(tmp_path / "streamlit.log", "w")
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            str(REPO / "search_app.py"),
-            "--server.address",
-            "127.0.0.1",
-            "--server.port",
-            str(port),
-            "--server.headless",
-            "true",
-        ],
-        cwd=REPO,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        wait_healthy(f"http://127.0.0.1:{port}/_stcore/health", proc)
-        yield f"http://127.0.0.1:{port}/"
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
+    with open(tmp_path / "streamlit.log", "w") as log, streamlit_server(real_index, log=log) as url:
+        yield url
 
 
 def test_question_in_a_real_browser_shows_the_stage_4_passage(server, tmp_path):

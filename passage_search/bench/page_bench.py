@@ -8,8 +8,10 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from .common import REPO, percentiles
 
@@ -61,28 +63,42 @@ def wait_healthy(url: str, proc: subprocess.Popen[bytes], timeout: float = 120) 
     raise RuntimeError(f"{url} not healthy after {timeout} s")
 
 
+@contextmanager
+def streamlit_server(index: Path, *, log: IO[str] | None = None) -> Iterator[str]:
+    """The page served on a free port of 127.0.0.1 for ``index``: yields its URL once healthy, then stops it."""
+    port = free_port()
+    env = {**os.environ, "PASSAGE_SEARCH_INDEX": str(index)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", str(REPO / "search_app.py"), "--server.address", "127.0.0.1",
+         "--server.port", str(port), "--server.headless", "true"],
+        cwd=REPO, env=env, stdout=log or subprocess.DEVNULL, stderr=subprocess.STDOUT if log else subprocess.DEVNULL,
+    )
+    try:
+        wait_healthy(f"http://127.0.0.1:{port}/_stcore/health", proc)
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 def run_page(index: Path, questions: list[str], *, runs: int = 20) -> dict[str, Any]:
     """Start the page on ``index``; time start-up, then ``runs`` questions typed and sent with Enter."""
     if not CHROMIUM.exists():
         return {"skipped": f"{CHROMIUM} is missing (apt-get install chromium)"}
     from playwright.sync_api import expect, sync_playwright
 
-    port = free_port()
-    env = {**os.environ, "PASSAGE_SEARCH_INDEX": str(index)}
     started = time.perf_counter()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(REPO / "search_app.py"), "--server.address", "127.0.0.1",
-         "--server.port", str(port), "--server.headless", "true"],
-        cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    try:
-        wait_healthy(f"http://127.0.0.1:{port}/_stcore/health", proc)
+    with streamlit_server(index) as url:
         healthy_s = time.perf_counter() - started
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
             try:
                 page = browser.new_page()
-                page.goto(f"http://127.0.0.1:{port}/")
+                page.goto(url)
                 box = page.get_by_label("Your question")
                 expect(box).to_be_visible(timeout=180_000)
                 ready_s = time.perf_counter() - started
@@ -97,13 +113,6 @@ def run_page(index: Path, questions: list[str], *, runs: int = 20) -> dict[str, 
                     times.append(page.evaluate("window.__t1 - window.__t0"))
             finally:
                 browser.close()
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
     return {
         "start_to_healthy_s": round(healthy_s, 2),
         "start_to_ready_s": round(ready_s, 2),
