@@ -166,6 +166,7 @@ def _build(
     # BM25 is rebuilt every time: it takes a small fraction of embedding even the passages of one document.
     lexical = LexicalIndex.build(passages, vocabulary, heading_weight=heading_weight)
     spec = ann.choose(len(passages), index_type)
+    heading_spec = ann.choose(len(headings), index_type)
     manifest = Manifest(
         model=ModelInfo(
             name=emb.name,
@@ -185,6 +186,8 @@ def _build(
         lexical=lexical_settings,
         index_type=spec.kind,
         index_params=spec.params,
+        heading_index_type=heading_spec.kind,
+        heading_index_params=heading_spec.params,
         settings=settings,
     )
     path = write_index(out, manifest, passages, vectors, lexical, heading_vectors)

@@ -17,7 +17,7 @@ import numpy as np
 
 from .embedder import Embedder
 from .errors import PassageSearchError
-from .index import HEADING_LIST, HEADINGS, Manifest, read_manifest, resolve
+from .index import HEADING_ARRAY, HEADING_LIST, HEADINGS, Manifest, read_manifest, resolve
 from .passage import Passage, text_hash
 from .splitter import embedding_text
 
@@ -94,7 +94,12 @@ def previous_vectors(out: Path, fingerprint: str) -> VectorCache:
     try:
         listed = (gen / manifest.files.get("heading_list", HEADING_LIST)).read_text("utf-8").splitlines()
         headings = [manifest.passage_prefix + str(json.loads(line)) for line in listed if line]
-        _add_checked(cache, headings, _flat_vectors(gen / manifest.files.get("headings", HEADINGS)))
+        array = gen / manifest.files.get("heading_array", HEADING_ARRAY)
+        stored = (
+            np.load(array, allow_pickle=False) if array.is_file()
+            else _flat_vectors(gen / manifest.files.get("headings", HEADINGS))
+        )
+        _add_checked(cache, headings, stored)
     except Exception:
         pass
     return cache

@@ -98,17 +98,20 @@ def model_fingerprint(path: Path) -> str:
 
 
 _threads: int | None = None
+_onnx_threads: int | None = None
 
 
-def set_threads(threads: int) -> None:
+def set_threads(threads: int, *, onnx: int | None = None) -> None:
     """Threads each model inference may use in this process, for embedders made without ``threads``.
 
-    Applied to torch now if it is already imported (torch's setting is process-wide), else when a torch
-    model loads; ONNX Runtime sessions read it when they are created. Importing torch only to set this
-    would cost the seconds the ONNX backend saves.
+    ``onnx`` gives ONNX Runtime its own count (default: ``threads``). Applied to torch now if it is
+    already imported (torch's setting is process-wide), else when a torch model loads; ONNX Runtime
+    sessions read it when they are created. Importing torch only to set this would cost the seconds the
+    ONNX backend saves.
     """
-    global _threads
+    global _threads, _onnx_threads
     _threads = max(1, threads)
+    _onnx_threads = max(1, onnx) if onnx is not None else _threads
     if "torch" in sys.modules:
         sys.modules["torch"].set_num_threads(_threads)
 
@@ -116,9 +119,9 @@ def set_threads(threads: int) -> None:
 set_torch_threads = set_threads  # the older name, used by the page and the benches
 
 
-def default_threads() -> int | None:
-    """The count set by ``set_threads`` (None: the library's own default)."""
-    return _threads
+def default_threads(*, onnx: bool = False) -> int | None:
+    """The count set by ``set_threads`` for torch, or for ONNX Runtime (None: the library's own default)."""
+    return _onnx_threads if onnx else _threads
 
 
 def _token_counter(tokenizer: Any) -> Callable[[str], int]:

@@ -44,6 +44,7 @@ VECTOR_ARRAY = "vectors.npy"
 PASSAGES = "passages.jsonl"
 HEADINGS = "headings.faiss"
 HEADING_LIST = "headings.jsonl"
+HEADING_ARRAY = "headings.npy"
 CURRENT = "current"
 BUILD_HINT = "python build_index.py"
 
@@ -73,6 +74,9 @@ class Manifest:
     # The passage index's type (flat, hnsw, ivf) and parameters, set again on load: see ann.py.
     index_type: str = "flat"
     index_params: dict[str, int] = field(default_factory=dict)
+    # The heading index's, chosen the same way by the number of heading paths (flat in older indexes).
+    heading_index_type: str = "flat"
+    heading_index_params: dict[str, int] = field(default_factory=dict)
     format_version: int = FORMAT_VERSION
     package_version: str = __version__
     created: str = field(default_factory=lambda: time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
@@ -84,6 +88,7 @@ class Manifest:
             "lexical": LEXICAL_DIR,
             "headings": HEADINGS,
             "heading_list": HEADING_LIST,
+            "heading_array": HEADING_ARRAY,
         }
     )
     lexical: dict[str, Any] = field(default_factory=dict)
@@ -154,9 +159,9 @@ def write_index(
     headings = heading_paths(passages)
     if len(headings) != len(heading_vectors):
         raise ValueError(f"{len(headings)} heading paths but {len(heading_vectors)} heading vectors")
-    # The heading index stays flat: one vector per heading path, a few thousand at most.
-    flat_headings = ann.build(heading_vectors, ann.IndexSpec(), dimension=manifest.model.dimension)
-    faiss.write_index(flat_headings, str(gen / HEADINGS))
+    heading_spec = ann.IndexSpec(manifest.heading_index_type, manifest.heading_index_params)
+    faiss.write_index(ann.build(heading_vectors, heading_spec, dimension=manifest.model.dimension), str(gen / HEADINGS))
+    np.save(gen / HEADING_ARRAY, np.ascontiguousarray(heading_vectors, dtype=np.float32), allow_pickle=False)
     (gen / HEADING_LIST).write_text("".join(json.dumps(h, ensure_ascii=False) + "\n" for h in headings), "utf-8")
     with open(gen / PASSAGES, "w", encoding="utf-8") as fh:
         for p in passages:
@@ -307,8 +312,10 @@ def load_index(root: Path) -> LoadedIndex:
     rows_of: dict[str, list[int]] = {h: [] for h in heading_paths(passages)}
     for row, p in enumerate(passages):
         rows_of[p.breadcrumb].append(row)
-    if listed != list(rows_of) or headings.ntotal != len(listed):
+    fits = listed == list(rows_of) and headings.ntotal == len(listed)
+    if not fits or ann.kind_of(headings) != manifest.heading_index_type:
         raise IndexMismatchError(
             f"The heading part of the index at {root} does not match its passages; rebuild with: {BUILD_HINT}"
         )
+    ann.configure(headings, ann.IndexSpec(manifest.heading_index_type, manifest.heading_index_params))
     return LoadedIndex(gen, manifest, passages, vectors, lexical, headings, list(rows_of.values()))

@@ -120,7 +120,7 @@ class OnnxEmbedder:
         with self._lock:
             if self._session is None:
                 data, self.exported = cached_model(self.path, self.folder, self._fp32_folder, self.variant)
-                self._session = _open_session(data, self._threads or default_threads() or BUILD_THREADS)
+                self._session = _open_session(data, self._threads or default_threads(onnx=True) or BUILD_THREADS)
             return self._session
 
     def embed(self, texts: Sequence[str], *, batch_size: int = 32, progress: bool = False) -> np.ndarray:

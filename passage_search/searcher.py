@@ -5,6 +5,7 @@ Three modes: ``dense`` (the embedding model over FAISS), ``lexical`` (BM25) and 
 
 from __future__ import annotations
 
+import os
 import re
 import time
 import unicodedata
@@ -68,16 +69,20 @@ class QueryForms:
 
 
 def serve_one_question_at_a_time() -> None:
-    """One inference thread and one FAISS thread per question, for every face that serves questions.
+    """Thread counts for every face that serves questions: one torch and one FAISS thread, two for ONNX Runtime.
 
-    On two cores, more threads per question only contend as soon as anything else runs: torch went from
-    26 ms to 59 ms (p95 36 to 157 ms) with its default of two (bench/query_latency.py), and FAISS Flat at
-    100k from 15 ms to 56 ms (passage_search.bench_scale).
+    On two cores, more torch or FAISS threads per question only contend as soon as anything else runs:
+    torch went from 26 ms to 59 ms (p95 36 to 157 ms) with its default of two (bench/query_latency.py),
+    and FAISS Flat at 100k from 15 ms to 56 ms (passage_search.bench_scale). ONNX Runtime's pool (not
+    spinning) shares work out as threads come free, so two threads help even then: encoding a question
+    took p50 6.0 ms with two threads and 8.5 ms with one on a quiet machine, 10.0 and 16.9 ms with both
+    cores busy with other processes, and 8 clients at once got the same throughput either way.
     """
     from .ann import set_threads as set_faiss_threads
     from .embedder import set_threads
 
-    set_threads(1)
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    set_threads(1, onnx=min(2, cpus))
     set_faiss_threads(1)
 
 

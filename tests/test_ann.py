@@ -73,12 +73,15 @@ def test_hnsw_k_above_ef_search_leaves_the_index_unchanged(indexes, points):
     assert index.hnsw.efSearch == before
 
 
-def test_auto_is_flat_for_small_corpora_and_ivf_above_the_threshold():
+def test_auto_is_flat_for_small_corpora_then_hnsw_then_ivf():
     assert ann.choose(0).kind == "flat"
     assert ann.choose(3000).kind == "flat"
     assert ann.choose(ann.FLAT_MAX).kind == "flat"
-    big = ann.choose(ann.FLAT_MAX + 1)
-    assert big.kind == "ivf" and big.params["nlist"] == ann.ivf_lists(ann.FLAT_MAX + 1)
+    middle = ann.choose(ann.FLAT_MAX + 1)
+    assert middle.kind == "hnsw" and middle.params["efConstruction"] >= 200
+    assert ann.choose(ann.HNSW_MAX).kind == "hnsw"
+    big = ann.choose(ann.HNSW_MAX + 1)
+    assert big.kind == "ivf" and big.params["nlist"] == ann.ivf_lists(ann.HNSW_MAX + 1)
     assert ann.choose(ann.FLAT_MAX + 1, "hnsw").params["efSearch"] >= 100  # the hybrid searcher's candidates
     assert ann.choose(1_000_000, "flat").kind == "flat"
     ivf = ann.choose(1_000_000, "ivf")
@@ -105,11 +108,14 @@ def test_manifest_round_trip_restores_type_and_search_parameters(tiny_corpus, tm
     path = resolve(out) / "manifest.json"
     data = json.loads(path.read_text("utf-8"))
     data["index_params"][param] = 7
+    data["heading_index_params"][param] = 5
     path.write_text(json.dumps(data), "utf-8")
     loaded = load_index(out)
     owner = loaded.vectors.hnsw if kind == "hnsw" else loaded.vectors
     assert getattr(owner, param) == 7
-    assert loaded.headings.ntotal == loaded.heading_count and ann.kind_of(loaded.headings) == "flat"
+    # The heading index follows the same choice, with its own recorded parameters.
+    assert loaded.headings.ntotal == loaded.heading_count and ann.kind_of(loaded.headings) == kind
+    assert getattr(loaded.headings.hnsw if kind == "hnsw" else loaded.headings, param) == 5
     assert staleness(tiny_corpus, out, index_type=kind) is None
     assert staleness(tiny_corpus, out, index_type="flat") is not None
 
@@ -151,3 +157,30 @@ def test_bench_scale_quick_runs_and_writes_json(tmp_path):
         assert report["results"][n]["flat"]["recall@10"] == 1.0
     assert "p95" in proc.stdout and "recall@10" in proc.stdout
 
+
+
+def test_auto_sizes_the_heading_index_by_heading_count_and_reuses_its_vectors(monkeypatch, tmp_path):
+    # 40 documents, each with its own heading path: 40 passages and 40 heading paths.
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for i in range(40):
+        (corpus / f"doc{i}.md").write_text(f"# Topic {i}\n\n## Care {i}\n\nPassage {i} about care plan {i}.\n")
+    monkeypatch.setattr(ann, "FLAT_MAX", 20)
+    out = tmp_path / "index"
+    build_index(corpus, out, embedder=FakeEmbedder())
+    manifest = read_manifest(out)
+    assert (manifest.index_type, manifest.heading_index_type) == ("hnsw", "hnsw")
+    loaded = load_index(out)
+    assert ann.kind_of(loaded.headings) == "hnsw" and loaded.headings.hnsw.efSearch == ann.HNSW_EF_SEARCH
+    # An approximate heading index keeps its vectors as a plain array too, so the next build embeds nothing.
+    (corpus / "doc0.md").write_text("# Topic 0\n\n## Care 0\n\nPassage 0 about care plan 0, changed.\n")
+    seen: list[str] = []
+
+    class Counting(FakeEmbedder):
+        def embed(self, texts, **kw):
+            seen.extend(texts)
+            return super().embed(texts, **kw)
+
+    result = build_index(corpus, out, embedder=Counting())
+    assert result.embedded == 1 and result.reused == 39
+    assert len(seen) == 1 and "changed" in seen[0]  # no heading path was embedded again

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import ctypes
 import json
+import os
+import subprocess
+import sys
 
 import pytest
-from conftest import CORPUS, TITLE, write_tree
+from conftest import CORPUS, REPO, TITLE, write_tree
 
 from passage_search.errors import CorpusError
 from passage_search.readers import parse_beir_jsonl, parse_html, parse_md, parse_txt, read_corpus
@@ -338,3 +342,37 @@ def test_a_file_of_headings_only_is_skipped_with_a_reason(tmp_path):
     report = read_corpus(corpus)
     assert report.sections == []
     assert report.skipped == [("toc.txt", "no text under any heading")]
+
+
+# Root reads any file whatever its mode bits, and CI runs as root: the child that reads the corpus gives
+# up the two capabilities that let root ignore them (prctl PR_CAPBSET_DROP before exec), so a mode-000
+# file is as unreadable to it as to any other user.
+_PR_CAPBSET_DROP, _CAP_DAC_OVERRIDE, _CAP_DAC_READ_SEARCH = 24, 1, 2
+
+
+def _without_root_overrides() -> None:
+    if os.geteuid() == 0:
+        libc = ctypes.CDLL(None, use_errno=True)
+        for cap in (_CAP_DAC_OVERRIDE, _CAP_DAC_READ_SEARCH):
+            if libc.prctl(_PR_CAPBSET_DROP, cap, 0, 0, 0) != 0:
+                raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP) failed")
+
+
+def test_an_unreadable_file_is_skipped_with_a_reason_and_the_rest_is_read(tmp_path):
+    corpus = write_tree(
+        tmp_path / "corpus",
+        {"ok.txt": "Care\n\nRest\n\nSleep helps your body recover.\n", "locked.md": "# Locked\n\nSecret text.\n"},
+    )
+    (corpus / "locked.md").chmod(0)
+    code = (
+        "import json, sys; from passage_search.readers import read_corpus; r = read_corpus(__import__('pathlib')"
+        ".Path(sys.argv[1])); print(json.dumps({'documents': r.documents, 'skipped': r.skipped}))"
+    )
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(corpus)], capture_output=True, text=True, env=env,
+        preexec_fn=_without_root_overrides, timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report == {"documents": 1, "skipped": [["locked.md", "cannot be read (Permission denied)"]]}
