@@ -8,9 +8,9 @@ from pathlib import Path
 
 import streamlit as st
 
-from passage_search.errors import PassageSearchError
+from passage_search.errors import PassageSearchError, QueryError
 from passage_search.notices import Notices, corpus_notices, escape_markdown
-from passage_search.searcher import MODES, Searcher, query_notice
+from passage_search.searcher import MODES, Searcher, clean_query, query_notice
 
 HERE = Path(__file__).resolve().parent
 INDEX_DIR = Path(os.environ.get("PASSAGE_SEARCH_INDEX", HERE / "index"))
@@ -67,7 +67,7 @@ try:
         searcher = load_searcher(str(INDEX_DIR), generation)
 except PassageSearchError as exc:
     st.title("Passage search")
-    st.error(str(exc))
+    st.error(escape_markdown(str(exc)))  # the message quotes the index folder's path
     st.info("Build the index from the bundled corpus with `python build_index.py`, then reload this page.")
     st.stop()
 
@@ -92,18 +92,23 @@ with st.expander("Search options"):
         "lexical: words only (BM25).",
     )
 
-if query.strip():
+try:
+    question = clean_query(query)  # what is searched: control characters dropped, white space folded
+except QueryError:
+    question = ""  # only white space or control characters: nothing to search, so the hint below
+
+if question:
     started = time.perf_counter()
     try:
         hits = searcher.search(query, k=k, mode=mode)
     except PassageSearchError as exc:
-        st.error(str(exc))
+        st.error(escape_markdown(str(exc)))
         st.stop()
     elapsed = (time.perf_counter() - started) * 1000
     notice = query_notice(query)
     if notice:
         st.info(notice)
-    st.caption(f"{len(hits)} passages for “{escape_markdown(query.strip()[:200])}” · {elapsed:.0f} ms")
+    st.caption(f"{len(hits)} passages for “{escape_markdown(question[:200])}” · {elapsed:.0f} ms")
     for hit in hits:
         p = hit.passage
         with st.container(border=True):

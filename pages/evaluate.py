@@ -47,7 +47,7 @@ if st.button("Run", type="primary", disabled=not (modes and folder)):
         result = ev.run_eval(dataset, modes=modes, k=k, cache_root=OUT / ".cache", on_progress=on_progress)
         st.session_state["eval_out"] = write_report(result, OUT / beir.slug(dataset.name))
     except PassageSearchError as exc:
-        st.error(str(exc))
+        st.error(escape_markdown(str(exc)))  # the message quotes the folder as typed
         st.stop()
     bar.empty()
     st.session_state["eval"] = result

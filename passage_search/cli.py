@@ -1,4 +1,4 @@
-"""The command line: ``passage-search build`` and ``passage-search search``.
+"""The command line: ``passage-search build``, ``search``, ``eval`` and ``feedback``.
 
 Only argparse and the standard library are imported at the top, so ``--help`` is instant; the model
 stack is imported by the command that needs it.
@@ -11,10 +11,14 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import __version__
 from .errors import PassageSearchError
 from .evaluate import add_eval_parser
+
+if TYPE_CHECKING:
+    from .feedback import FeedbackStore
 
 EXIT_OK, EXIT_USER_ERROR = 0, 1
 
@@ -69,6 +73,57 @@ def _add_search(sub: argparse._SubParsersAction, out: Path) -> None:
     )
     p.add_argument("--json", action="store_true", help="print the hits as JSON")
     p.set_defaults(func=cmd_search)
+
+
+def _add_feedback(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "feedback",
+        help="export or count the search page's helpful / not helpful judgments",
+        description="Relevance feedback from the search page (on when $PASSAGE_SEARCH_FEEDBACK names a file).",
+    )
+    actions = p.add_subparsers(dest="action", required=True)
+    db_help = "feedback database (default: $PASSAGE_SEARCH_FEEDBACK)"
+    export = actions.add_parser("export", help="write the judgments as a BEIR folder for passage-search eval")
+    export.add_argument("--db", type=Path, help=db_help)
+    export.add_argument("--out", type=Path, required=True, help="BEIR folder to write")
+    export.set_defaults(func=cmd_feedback_export)
+    stats = actions.add_parser("stats", help="count judgments, questions and the helpful share")
+    stats.add_argument("--db", type=Path, help=db_help)
+    stats.set_defaults(func=cmd_feedback_stats)
+
+
+def _feedback_store(db: Path | None) -> FeedbackStore:
+    from .errors import FeedbackError
+    from .feedback import ENV_VAR, FeedbackStore, feedback_path
+
+    path = db or feedback_path()
+    if path is None:
+        raise FeedbackError(f"Feedback is off; set {ENV_VAR} to a database file (or pass --db) to turn it on.")
+    if not path.is_file():
+        raise FeedbackError(f"No feedback has been recorded at {path}; check the path.")
+    return FeedbackStore(path)
+
+
+def cmd_feedback_export(args: argparse.Namespace) -> int:
+    from .feedback import DOCUMENT_QRELS, export_beir
+
+    s = export_beir(_feedback_store(args.db), args.out)
+    skipped = f"; {s.skipped_queries} without a helpful passage skipped" if s.skipped_queries else ""
+    print(f"Exported {s.queries} questions, {s.judgments} judgments, {s.documents} passages{skipped} -> {s.folder}")
+    print(f"Score it with: passage-search eval {s.folder}")
+    print(f"or on an index: passage-search eval {s.folder} --index INDEX --qrels {s.folder / 'qrels' / DOCUMENT_QRELS}")
+    return EXIT_OK
+
+
+def cmd_feedback_stats(args: argparse.Namespace) -> int:
+    from .feedback import feedback_stats
+
+    s = feedback_stats(_feedback_store(args.db).judgments())
+    print(f"judgments  {s.judgments}")
+    print(f"questions  {s.queries}")
+    print(f"passages   {s.passages}")
+    print(f"helpful    {s.helpful} ({s.helpful_share:.0%})")
+    return EXIT_OK
 
 
 def cmd_build(args: argparse.Namespace) -> int:
@@ -147,6 +202,7 @@ def parser(corpus: Path = Path("corpus"), out: Path = Path("index")) -> argparse
     _add_build(sub, corpus, out)
     _add_search(sub, out)
     add_eval_parser(sub)
+    _add_feedback(sub)
     return p
 
 

@@ -29,3 +29,7 @@ class QueryError(PassageSearchError):
 
 class BuildLockedError(PassageSearchError):
     """Another build of the same index folder is running."""
+
+
+class FeedbackError(PassageSearchError):
+    """The feedback database or export folder cannot be used."""

@@ -179,18 +179,17 @@ def _best_per_document(hits: Sequence[Hit]) -> list[Hit]:
 
 def rank_documents(searcher: Searcher, text: str, k: int, mode: str) -> tuple[list[Hit], float]:
     """The ``k`` best documents for ``text`` and the milliseconds the first search took."""
-    kwargs = {"mode": mode}
     total = len(searcher.passages)
     depth = min(total, DEPTH_FACTOR * k)
     started = time.perf_counter()
     try:
-        best = _best_per_document(searcher.search(text, depth, **kwargs))
+        best = _best_per_document(searcher.search(text, depth, mode=mode))
     except QueryError:
         return [], 0.0
     ms = (time.perf_counter() - started) * 1000
     while len(best) < k and depth < total:  # long documents crowded the others out: look deeper
         depth = min(total, depth * 4)
-        best = _best_per_document(searcher.search(text, depth, **kwargs))
+        best = _best_per_document(searcher.search(text, depth, mode=mode))
     return best[:k], ms
 
 

@@ -22,6 +22,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -119,6 +120,28 @@ class LoadedIndex:
     @property
     def heading_count(self) -> int:
         return len(self.heading_rows)
+
+    @cached_property
+    def vector_array(self) -> np.ndarray:
+        """Every passage vector as a plain array (row i = passage i), read on first use (memory-mapped)."""
+        return _plain_vectors(self.path / self.manifest.files.get("vector_array", VECTOR_ARRAY), self.vectors)
+
+    @cached_property
+    def heading_array(self) -> np.ndarray:
+        """Every heading vector as a plain array, in headings.jsonl's order."""
+        return _plain_vectors(self.path / self.manifest.files.get("heading_array", HEADING_ARRAY), self.headings)
+
+
+def _plain_vectors(array: Path, index: faiss.Index) -> np.ndarray:
+    if array.is_file():
+        return np.load(array, mmap_mode="r", allow_pickle=False)
+    # Indexes written before the plain arrays existed: FAISS holds the vectors uncompressed in every
+    # type we build; an IVF index needs its id map to give them back.
+    import faiss
+
+    if isinstance(index, faiss.IndexIVF):
+        index.make_direct_map()
+    return index.reconstruct_n(0, index.ntotal)
 
 
 def resolve(root: Path) -> Path:

@@ -82,12 +82,19 @@ class LexicalIndex:
     def size(self) -> int:
         return int(self.bm25.scores["num_docs"])
 
-    def search(self, terms: Sequence[str], k: int) -> list[tuple[int, float]]:
-        """The ``k`` best (row, score) pairs for already analysed ``terms``; rows with no match left out."""
+    def search(self, terms: Sequence[str], k: int, *, within: np.ndarray | None = None) -> list[tuple[int, float]]:
+        """The ``k`` best (row, score) pairs for already analysed ``terms``; rows with no match left out.
+
+        ``within``: if given, only these rows can be returned.
+        """
         ids = self.bm25.get_tokens_ids(list(terms))
         if not ids or k <= 0:
             return []
         scores = np.asarray(self.bm25.get_scores_from_ids(ids), dtype=np.float32)
+        if within is not None:
+            mask = np.zeros_like(scores)
+            mask[within] = 1.0
+            scores = scores * mask
         k = min(k, int(np.count_nonzero(scores > 0)))
         if k == 0:
             return []

@@ -50,12 +50,22 @@ class Passage:
 
 @dataclass(frozen=True)
 class Hit:
-    """A passage returned for a question; ``ranks`` holds its rank in each retriever that found it."""
+    """A passage returned for a question.
+
+    ``ranks`` and ``scores`` hold its rank and raw score in each retriever that found it (for "dense",
+    the cosine similarity of passage and question; "heading", that of its heading path; "lexical", BM25).
+    """
 
     passage: Passage
     score: float
     rank: int
     ranks: dict[str, int] = field(default_factory=dict)
+    scores: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def similarity(self) -> float | None:
+        """How close in meaning the passage is to the question (cosine), if the dense retriever found it."""
+        return self.scores.get("dense")
 
     def to_json(self) -> dict[str, Any]:
         p = self.passage
@@ -70,6 +80,7 @@ class Hit:
             "source": p.source,
             "publisher": p.publisher,
             "ranks": dict(self.ranks),
+            "scores": {name: round(float(v), 6) for name, v in self.scores.items()},
         }
 
 

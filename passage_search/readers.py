@@ -252,6 +252,14 @@ def _skip_reason(path: Path) -> str | None:
     return None
 
 
+def _is_blank(path: Path) -> bool:
+    """Whether a file read without error holds nothing but white space (or a byte-order mark)."""
+    try:
+        return not path.read_bytes().decode("utf-8-sig", errors="replace").strip()
+    except OSError:
+        return False
+
+
 def read_corpus(root: Path) -> ReadReport:
     """Read every supported file under ``root``; unreadable files are skipped and reported."""
     if not root.exists():
@@ -272,7 +280,7 @@ def read_corpus(root: Path) -> ReadReport:
             continue
         report.files.append(path)
         if not sections:
-            report.skipped.append((shown, "no text under any heading"))
+            report.skipped.append((shown, "the file is empty" if _is_blank(path) else "no text under any heading"))
             continue
         report.documents += len({s.doc_id for s in sections})
         report.sections.extend(sections)

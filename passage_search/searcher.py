@@ -9,10 +9,12 @@ import os
 import re
 import time
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+
+import numpy as np
 
 from .embedder import DEFAULT_MODEL, Embedder, make_embedder, resolve_backend
 from .errors import IndexMismatchError, QueryError
@@ -21,7 +23,7 @@ from .index import BUILD_HINT, LoadedIndex, Manifest, load_index
 from .lexical import analyze
 from .notices import is_notice
 from .passage import Hit, Passage
-from .topk import knn
+from .topk import exact_top_k, knn
 from .vocab import SpellingCorrector, Vocabulary, load_vocabulary, words
 
 MAX_QUERY_CHARS = 1000
@@ -189,15 +191,18 @@ class Searcher:
         terms = tuple(analyze(" ".join(lexical_words), self.vocabulary if cfg.fold_spelling else _NO_FOLDING))
         return QueryForms(text, dense_text, terms, corrections, expansions)
 
-    def search(self, query: str, k: int = 5, *, mode: str | None = None) -> list[Hit]:
+    def search(
+        self, query: str, k: int = 5, *, mode: str | None = None, within: Collection[int] | None = None
+    ) -> list[Hit]:
         """The ``k`` passages most relevant to ``query``, best first.
 
         Args:
             mode: "dense", "lexical" or "hybrid"; None uses the searcher's configured mode.
+            within: if given, only these passages (rows) are searched: a filter by document or topic.
         Raises:
             QueryError: the question is empty once cleaned, or the mode is unknown.
         """
-        return self.search_batch([query], k, mode=mode)[0]
+        return self.search_batch([query], k, mode=mode, within=within)[0]
 
     def search_batch(
         self,
@@ -207,6 +212,7 @@ class Searcher:
         mode: str | None = None,
         config: SearchConfig | None = None,
         timings: dict[str, float] | None = None,
+        within: Collection[int] | None = None,
     ) -> list[list[Hit]]:
         """``search`` for many questions at once (the model encodes them in one batch).
 
@@ -222,45 +228,69 @@ class Searcher:
         if k < 1:
             return [[] for _ in forms]
         depth = max(k, cfg.candidates) if cfg.mode == "hybrid" else k
-        rankings = self.rankings(forms, depth, cfg, timings=timings)
+        rankings = self.rankings(forms, depth, cfg, timings=timings, within=within)
         with _stage(timings, "fusion"):
             return [self._hits(r, cfg, k) for r in rankings]
 
     def rankings(
-        self, forms: list[QueryForms], depth: int, cfg: SearchConfig, *, timings: dict[str, float] | None = None
+        self,
+        forms: list[QueryForms],
+        depth: int,
+        cfg: SearchConfig,
+        *,
+        timings: dict[str, float] | None = None,
+        within: Collection[int] | None = None,
     ) -> list[dict[str, Ranking]]:
         """Each retriever's (row, score) list per question: the inputs of fusion."""
         out: list[dict[str, Ranking]] = [{} for _ in forms]
+        allowed = None if within is None else np.array(sorted({int(r) for r in within}), dtype=np.int64)
+        if allowed is not None and len(allowed) == 0:
+            return out
         if cfg.mode in ("dense", "hybrid"):
             prefix = self.manifest.query_prefix
             with _stage(timings, "encode"):
                 vectors = self.embedder.embed([prefix + f.dense_text for f in forms], batch_size=64)
             with _stage(timings, "dense"):
-                found_passages = knn(self.index.vectors, vectors, depth)
+                if allowed is None:
+                    found_passages = knn(self.index.vectors, vectors, depth)
+                else:  # a filtered search is exact over the allowed rows: an ANN index cannot filter well
+                    found_passages = _exact_within(self.index.vector_array, allowed, vectors, depth)
             for ranking, found in zip(out, found_passages, strict=True):
                 ranking["dense"] = found
             if cfg.mode == "hybrid":
                 with _stage(timings, "heading"):
-                    found_headings = [self._heading_rows(f, depth) for f in knn(self.index.headings, vectors, depth)]
-                for ranking, found in zip(out, found_headings, strict=True):
+                    if allowed is None:
+                        found_headings = knn(self.index.headings, vectors, depth)
+                        keep = None
+                    else:
+                        keep = set(allowed.tolist())
+                        ids = [h for h, rows in enumerate(self.index.heading_rows) if not keep.isdisjoint(rows)]
+                        wanted = np.array(ids, dtype=np.int64)
+                        found_headings = _exact_within(self.index.heading_array, wanted, vectors, depth)
+                    heading_found = [self._heading_rows(f, depth, keep) for f in found_headings]
+                for ranking, found in zip(out, heading_found, strict=True):
                     ranking["heading"] = found
         if cfg.mode in ("lexical", "hybrid"):
             with _stage(timings, "lexical"):
                 for ranking, form in zip(out, forms, strict=True):
-                    ranking["lexical"] = self.index.lexical.search(form.terms, depth)
+                    ranking["lexical"] = self.index.lexical.search(form.terms, depth, within=allowed)
         return out
 
-    def _heading_rows(self, headings: Ranking, depth: int) -> list[tuple[int, float]]:
+    def _heading_rows(self, headings: Ranking, depth: int, keep: set[int] | None = None) -> list[tuple[int, float]]:
         """Passages in the order of their heading's similarity, document order within a heading."""
         rows: list[tuple[int, float]] = []
         for heading, score in headings:
-            rows.extend((row, score) for row in self.index.heading_rows[heading][: depth - len(rows)])
+            under = self.index.heading_rows[heading]
+            if keep is not None:
+                under = [row for row in under if row in keep]
+            rows.extend((row, score) for row in under[: depth - len(rows)])
             if len(rows) >= depth:
                 break
         return rows
 
     def _hits(self, rankings: dict[str, Ranking], cfg: SearchConfig, k: int) -> list[Hit]:
         ranks = {name: {row: r for r, (row, _s) in enumerate(lst, 1)} for name, lst in rankings.items()}
+        raw = {name: dict(lst) for name, lst in rankings.items()}
         fused = fuse(rankings, cfg)
         if cfg.demote_notices and self.notice_rows:
             # The page always shows the disclaimer; as a search result it only pushes answers down, unless
@@ -274,6 +304,7 @@ class Searcher:
                 score,
                 rank,
                 {name: r[row] for name, r in ranks.items() if row in r},
+                {name: s[row] for name, s in raw.items() if row in s},
             )
             for rank, (row, score) in enumerate(fused[:k], start=1)
         ]
@@ -292,6 +323,14 @@ def _stage(timings: dict[str, float] | None, name: str) -> Iterator[None]:
         yield
     finally:
         timings[name] = timings.get(name, 0.0) + (time.perf_counter() - start) * 1000
+
+
+def _exact_within(
+    vectors: np.ndarray, rows: np.ndarray, queries: np.ndarray, k: int
+) -> list[list[tuple[int, float]]]:
+    """Exact top-k over ``vectors[rows]`` only, as (row, score) with the original row numbers."""
+    found = exact_top_k(queries, np.asarray(vectors[rows], dtype=np.float32), k)
+    return [[(int(rows[i]), s) for i, s in ranking] for ranking in found]
 
 
 def fuse(rankings: dict[str, Ranking], cfg: SearchConfig) -> list[tuple[int, float]]:

@@ -70,6 +70,19 @@ def write_tree(root: Path, files: dict[str, str | bytes]) -> Path:
     return root
 
 
+def live_markup(value: str) -> list[str]:
+    """Characters Markdown would act on in ``value``: any of ``<>[]$`` not escaped by a backslash."""
+    found, i = [], 0
+    while i < len(value):
+        if value[i] == "\\":
+            i += 2
+            continue
+        if value[i] in "<>[]$":
+            found.append(value[i])
+        i += 1
+    return found
+
+
 TINY_TXT = """
     Living with sarcoma
 
@@ -103,6 +116,37 @@ TINY_MD = """
 
     Ginger tea and dry crackers may ease nausea in the morning.
     """
+
+
+# ---- ways an index folder gets damaged: each must be refused with the rebuild command ----------------------
+
+
+def _generation(index: Path) -> Path:
+    return (index / "current").resolve()
+
+
+def damage_vectors(index: Path) -> None:
+    (_generation(index) / "vectors.faiss").write_bytes(b"not a faiss index" * 50)
+
+
+def truncate_passages(index: Path) -> None:
+    """One passage fewer than vectors: the counts disagree."""
+    path = _generation(index) / "passages.jsonl"
+    path.write_text("".join(path.read_text("utf-8").splitlines(keepends=True)[:-1]), "utf-8")
+
+
+def future_format(index: Path) -> None:
+    import json
+
+    from passage_search.index import FORMAT_VERSION
+
+    path = _generation(index) / "manifest.json"
+    data = json.loads(path.read_text("utf-8"))
+    data["format_version"] = FORMAT_VERSION + 1
+    path.write_text(json.dumps(data), "utf-8")
+
+
+DAMAGE = {"corrupt-vectors": damage_vectors, "truncated-passages": truncate_passages, "future-format": future_format}
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import sys
 import time
 
 import pytest
-from conftest import REPO, FakeEmbedder
+from conftest import DAMAGE, REPO, FakeEmbedder, write_tree
 
 from passage_search.cli import main
 from passage_search.index import load_index
@@ -134,3 +134,113 @@ def test_a_very_long_question_is_searched_with_a_notice(fake_model, fake_index, 
     captured = capsys.readouterr()
     assert "1. [" in captured.out
     assert captured.err.strip() == "passage-search: Only the first 1,000 characters of your question were searched."
+
+
+# ---- a damaged index, and a corpus full of files that cannot be read -----------------------------------------
+
+
+def one_line_refusal(rc: int, stderr: str) -> str:
+    assert rc == 1
+    assert "Traceback" not in stderr, stderr
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1, stderr
+    assert lines[0].startswith("passage-search: "), lines[0]
+    return lines[0]
+
+
+@pytest.mark.parametrize("damage", list(DAMAGE))
+def test_search_on_a_damaged_index_subprocess_exits_1_with_one_line(fake_index, damage):
+    DAMAGE[damage](fake_index)
+    done, seconds = run_python("-m", "passage_search", "search", "surgery", "--index", str(fake_index))
+    line = one_line_refusal(done.returncode, done.stderr)
+    assert "python build_index.py" in line
+    assert done.stdout == ""
+    assert seconds < 30, f"refusing a damaged index took {seconds:.1f} s"  # refused before any model loads
+
+
+def _index_of_the_packaged_model(tiny_corpus, tmp_path, problem):
+    """An index whose manifest names the packaged model, with another fingerprint or vector size."""
+    from passage_search.build import build_index
+    from passage_search.embedder import DEFAULT_MODEL, default_model_path, model_fingerprint
+
+    fingerprint = model_fingerprint(default_model_path())
+    made_by = {
+        "other-fingerprint": FakeEmbedder(name=DEFAULT_MODEL, fingerprint="another-model-0000"),
+        "other-dimension": FakeEmbedder(name=DEFAULT_MODEL, dimension=32, fingerprint=fingerprint),
+    }[problem]
+    out = tmp_path / "idx"
+    build_index(tiny_corpus, out, embedder=made_by)
+    return out
+
+
+@pytest.mark.parametrize("problem", ["other-fingerprint", "other-dimension"])
+def test_search_with_another_model_subprocess_exits_1_before_loading_it(tiny_corpus, tmp_path, problem):
+    index = _index_of_the_packaged_model(tiny_corpus, tmp_path, problem)
+    # As `python -m passage_search search`, then a look at what the process imported: the refusal must
+    # come from the manifest and the model folder's files, not from running the model.
+    code = (
+        "import runpy, sys\n"
+        "sys.argv = ['passage_search', 'search', 'surgery', '--index', sys.argv[1]]\n"
+        "try:\n    runpy.run_module('passage_search', run_name='__main__')\n"
+        "except SystemExit as exc:\n    code = exc.code\n"
+        "print(code, sorted(m for m in ('torch', 'onnxruntime', 'sentence_transformers') if m in sys.modules))"
+    )
+    done, seconds = run_python("-c", code, str(index))
+    assert done.stdout.strip() == "1 []", done.stdout + done.stderr
+    line = one_line_refusal(1, done.stderr)
+    assert "python build_index.py" in line
+    assert seconds < 30, f"refusing another model's index took {seconds:.1f} s"
+
+
+def test_search_with_another_fake_model_exits_1_with_one_line(fake_model, tiny_corpus, tmp_path, capsys):
+    from passage_search.build import build_index
+
+    build_index(tiny_corpus, tmp_path / "idx", embedder=FakeEmbedder(dimension=32, fingerprint="other-32"))
+    rc = main(["search", "surgery", "--index", str(tmp_path / "idx")])
+    captured = capsys.readouterr()
+    line = one_line_refusal(rc, captured.err)
+    assert "other-32" in line and "python build_index.py" in line
+    assert captured.out == ""
+
+
+def test_build_names_every_skipped_file_and_why(fake_model, tmp_path, capsys):
+    corpus = write_tree(
+        tmp_path / "corpus",
+        {
+            "good.txt": "Care\n\nRest\n\nSleep helps your body recover.\n",
+            "latin1.txt": "Café crème brûlée.\n".encode("latin-1"),
+            "toc.txt": "Title\n\nHeading one\n\nHeading two\n",
+            "nul.txt": b"Some text\x00with a NUL byte.\n",
+            "scan.pdf": b"%PDF-1.4",
+        },
+    )
+    (corpus / "gone.md").symlink_to(tmp_path / "missing.md")
+    assert main(["build", "--corpus", str(corpus), "--out", str(tmp_path / "idx"), "-q"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.startswith("Indexed 1 document into ")
+    assert "(5 files skipped)" in captured.out
+    err = captured.err.strip().splitlines()
+    assert len(err) == 5, captured.err
+    expected = {
+        "gone.md": "a link to nothing (broken symlink)",
+        "latin1.txt": "is not UTF-8 text (byte 3); convert it to UTF-8.",
+        "nul.txt": "looks binary (it contains NUL bytes).",
+        "scan.pdf": "unsupported file type",
+        "toc.txt": "no text under any heading",
+    }
+    for name, reason in expected.items():
+        line = next((line for line in err if line.startswith(f"skipped {name}: ")), None)
+        assert line is not None, f"{name} not reported: {captured.err}"
+        assert line.endswith(reason), line
+    assert "good.txt" not in captured.err
+
+
+def test_build_of_an_empty_folder_exits_1_with_one_line(fake_model, tmp_path, capsys):
+    (tmp_path / "corpus").mkdir()
+    rc = main(["build", "--corpus", str(tmp_path / "corpus"), "--out", str(tmp_path / "idx"), "-q"])
+    captured = capsys.readouterr()
+    line = one_line_refusal(rc, captured.err)
+    assert line == f"passage-search: No passages found in {tmp_path / 'corpus'}; add .txt, .md, .html or BEIR " \
+        "corpus.jsonl files."
+    assert captured.out == ""
+    assert not (tmp_path / "idx" / "current").exists()

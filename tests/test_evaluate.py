@@ -7,7 +7,7 @@ import json
 from math import log2
 
 import pytest
-from conftest import CORPUS, REPO, SEED_QUESTIONS, FakeEmbedder
+from conftest import CORPUS, REPO, SEED_QUESTIONS, FakeEmbedder, live_markup
 
 from passage_search import beir
 from passage_search import evaluate as ev
@@ -262,3 +262,19 @@ def test_page_runs_the_seed_set_and_shows_the_table(monkeypatch, tmp_path):
     assert not at.exception
     questions = {json.loads(line)["question"] for line in SEED_QUESTIONS.read_text().splitlines() if line}
     assert at.text[0].value in questions
+
+
+def test_page_shows_a_typed_folder_that_does_not_exist_literally(monkeypatch, tmp_path):
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("PASSAGE_SEARCH_EVAL_OUT", str(tmp_path))
+    folder = str(tmp_path / "no such [c](javascript:alert(1)) $x^2$ <img src=x onerror=alert(1)>")
+    at = AppTest.from_file(str(PAGE), default_timeout=120).run()
+    at.selectbox[0].select("Another BEIR folder…").run()
+    at.text_input[0].input(folder).run()
+    at.button[0].click().run()
+    assert not at.exception, at.exception
+    assert len(at.error) == 1
+    error = at.error[0].value
+    assert folder in error.replace("\\", "") and "does not exist" in error
+    assert live_markup(error) == [], error

@@ -5,11 +5,14 @@ from __future__ import annotations
 import re
 
 import pytest
-from conftest import SEARCH_APP
+from conftest import DAMAGE, SEARCH_APP, live_markup
 from streamlit.testing.v1 import AppTest
 
 SURGERY = "Treatments for soft tissue sarcoma › Surgery for soft tissue sarcoma"
-HOSTILE = "<script>alert(1)</script> [x](javascript:alert(1)) $x^2$"
+HOSTILE = (
+    "<script>alert(1)</script> [x](javascript:alert(1)) $x^2$ <img src=x onerror=alert(1)> "
+    "![x](http://example.com/x.png)"
+)
 
 
 def unescape(markdown: str) -> str:
@@ -94,6 +97,7 @@ def test_hostile_question_is_echoed_escaped(monkeypatch, real_index):
     assert any(HOSTILE in unescape(v) for v in values), "the question is not echoed on the page"
     for value in values:
         assert "<script>" not in value, value
+        assert "<img" not in value, value
         assert "](" not in value, value
         assert "$x^2$" not in value, value
 
@@ -138,3 +142,160 @@ def test_a_rebuilt_index_is_picked_up_without_a_restart(monkeypatch, tmp_path, r
     assert not at.exception
     assert any("Acupuncture" in m.value for m in at.markdown if re.match(r"\*\*1\.\*\* ", m.value))
     assert not at.warning, "the page calls the rebuilt index stale"
+
+
+# ---- the page on small indexes built with the fake embedder: no model needed --------------------------------
+
+PAYLOADS = (
+    "<img src=x onerror=alert(1)>",
+    "![x](http://example.com/x.png)",
+    "[c](javascript:alert(1))",
+    "<script>alert(1)</script>",
+    "$x^2$",
+)
+PAYLOAD = " ".join(PAYLOADS)
+CARD = re.compile(r"\*\*\d+\.\*\* ")
+
+
+@pytest.fixture
+def fake_page_model(monkeypatch):
+    """The page makes its model the way the CLI does (searcher.make_embedder); it gets the fake one."""
+    from conftest import FakeEmbedder
+
+    monkeypatch.setattr("passage_search.searcher.make_embedder", lambda model=None, **_kwargs: FakeEmbedder())
+
+
+def cards(at: AppTest) -> list[str]:
+    return [m.value for m in at.markdown if CARD.match(m.value)]
+
+
+def test_live_markup_finds_what_escaping_removes():
+    from passage_search.notices import escape_markdown
+
+    assert live_markup(PAYLOAD)
+    assert live_markup("\\\\$x$")  # an escaped backslash does not escape the "$" after it
+    assert live_markup(escape_markdown(PAYLOAD)) == []
+
+
+def test_hostile_corpus_text_is_shown_literally(monkeypatch, tmp_path, fake_page_model):
+    import json
+
+    from conftest import FakeEmbedder, write_tree
+
+    from passage_search.build import build_index
+
+    corpus = write_tree(
+        tmp_path / "corpus",
+        {
+            "care.md": f"""
+                ## Pain {PAYLOAD}
+
+                Pain relief with morphine {PAYLOAD} helps most people.
+
+                ## Medical disclaimer
+
+                This does not replace your doctor {PAYLOAD}
+
+                1-800-555-0100 | © 2024 Society {PAYLOAD}
+                """,
+            "care.meta.json": json.dumps({"title": f"Care {PAYLOAD}", "publisher": f"Publisher {PAYLOAD}"}),
+        },
+    )
+    build_index(corpus, tmp_path / "index", embedder=FakeEmbedder())
+    at = ask(open_page(monkeypatch, tmp_path / "index"), "pain relief with morphine")
+
+    shown = cards(at)
+    assert shown, "no result card"
+    values = text_elements(at)
+    for value in values:
+        assert live_markup(value) == [], value
+    assert unescape(at.title[0].value) == f"Care {PAYLOAD}"
+    assert f"Care {PAYLOAD} › Pain {PAYLOAD}" in [CARD.sub("", unescape(c)) for c in shown]
+    readable = [unescape(v) for v in values]
+    assert f"Pain relief with morphine {PAYLOAD} helps most people." in readable
+    assert f"Source: Publisher {PAYLOAD} — care.md" in [unescape(c.value) for c in at.caption]
+    infos = [unescape(i.value) for i in at.info]
+    assert any(i.startswith(f"This does not replace your doctor {PAYLOAD}") for i in infos), infos
+    assert f"© 2024 Society {PAYLOAD}" in [unescape(c.value) for c in at.caption]
+
+
+# What the index was built with; the page's model is FakeEmbedder() (fake-hash-64, 64-d).
+OTHER_MODELS = {
+    "other-model": {"dimension": 32, "name": "other", "fingerprint": "other-model-32"},
+    "other-dimension": {"dimension": 32, "fingerprint": "fake-hash-64"},
+}
+
+
+@pytest.mark.parametrize("problem", [*DAMAGE, *OTHER_MODELS])
+def test_a_broken_index_shows_one_error_with_the_rebuild_hint(
+    monkeypatch, tmp_path, tiny_corpus, fake_page_model, problem
+):
+    from conftest import FakeEmbedder
+
+    from passage_search.build import build_index
+    from passage_search.index import BUILD_HINT
+
+    # The message names the index folder, so the folder's name must reach the page as written.
+    index = tmp_path / "index $x^2$ [c](javascript:alert(1))"
+    build_index(tiny_corpus, index, embedder=FakeEmbedder(**OTHER_MODELS.get(problem, {})))
+    if problem in DAMAGE:
+        DAMAGE[problem](index)
+    at = open_page(monkeypatch, index)
+    assert not at.exception
+    assert len(at.error) == 1, [e.value for e in at.error]
+    error = at.error[0].value
+    assert BUILD_HINT in unescape(error)
+    assert index.name in unescape(error)
+    assert live_markup(error) == [], error
+    assert not at.text_input  # nothing to search
+
+
+def test_a_stale_index_warns_and_still_answers(monkeypatch, tmp_path, fake_index, tiny_corpus, fake_page_model):
+    (tiny_corpus / "diet.md").write_text("# Eating well\n\nChanged advice about meals.\n", "utf-8")
+    at = open_page(monkeypatch, fake_index)
+    assert len(at.warning) == 1
+    warning = unescape(at.warning[0].value)
+    assert warning.startswith("The index may be out of date (the corpus ")
+    assert "changed since the index was built" in warning and "python build_index.py" in warning
+    ask(at, "limb sparing surgery")
+    assert cards(at), "a stale index must still answer"
+    assert not at.error
+
+
+def test_an_up_to_date_index_shows_no_warning(monkeypatch, fake_index, fake_page_model):
+    at = ask(open_page(monkeypatch, fake_index), "limb sparing surgery")
+    assert not at.warning
+    assert unescape(cards(at)[0]) == "**1.** Living with sarcoma › Surgery"
+
+
+ODD_QUESTIONS = [
+    "\x00",
+    "\x00\x07\x1b",
+    "surgery\x00\x1b[31m",
+    "\x1b[31m",
+    "🤒💊 chemo?",
+    "ما هو العلاج الكيميائي",
+    "מה זה טיפול כימותרפי",
+    "化疗副作用",
+    "the of and to",
+    "?!.,;:",
+]
+
+
+@pytest.mark.parametrize("question", ODD_QUESTIONS, ids=range(len(ODD_QUESTIONS)))
+def test_odd_questions_show_results_or_the_hint_never_an_error(monkeypatch, fake_index, fake_page_model, question):
+    at = ask(open_page(monkeypatch, fake_index), question)
+    assert not at.error, [e.value for e in at.error]
+    hint = any("Type a question" in c.value for c in at.caption)
+    assert bool(cards(at)) != hint, "expected result cards or the hint, exactly one of them"
+    for value in text_elements(at):
+        assert "\x00" not in value and "\x1b" not in value, repr(value)
+
+
+@pytest.mark.parametrize("question", [HOSTILE, *PAYLOADS])
+def test_hostile_question_is_echoed_escaped_with_the_fake_model(monkeypatch, fake_index, fake_page_model, question):
+    at = ask(open_page(monkeypatch, fake_index), question)
+    values = text_elements(at)
+    assert any(question in unescape(v) for v in values), "the question is not echoed on the page"
+    for value in values:
+        assert live_markup(value) == [], value

@@ -376,3 +376,50 @@ def test_an_unreadable_file_is_skipped_with_a_reason_and_the_rest_is_read(tmp_pa
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
     assert report == {"documents": 1, "skipped": [["locked.md", "cannot be read (Permission denied)"]]}
+
+
+def test_a_txt_with_nul_bytes_is_skipped_as_binary(tmp_path):
+    corpus = write_tree(
+        tmp_path / "corpus",
+        {"ok.txt": "Care\n\nRest\n\nSleep helps your body recover.\n", "nul.txt": b"Care\n\nRest\x00\x00 well.\n"},
+    )
+    report = read_corpus(corpus)
+    assert report.documents == 1
+    assert report.skipped == [("nul.txt", f"{corpus / 'nul.txt'} looks binary (it contains NUL bytes).")]
+
+
+@pytest.mark.parametrize("content", [b"", b"\n  \n\t\n", b"\xef\xbb\xbf"], ids=["0-bytes", "white-space", "bom"])
+def test_an_empty_file_is_skipped_as_empty(tmp_path, content):
+    corpus = write_tree(
+        tmp_path / "corpus", {"ok.txt": "Care\n\nRest\n\nSleep helps your body recover.\n", "empty.md": content}
+    )
+    report = read_corpus(corpus)
+    assert report.documents == 1
+    assert report.skipped == [("empty.md", "the file is empty")]
+
+
+def test_a_truly_empty_folder_is_refused_in_one_sentence(tmp_path):
+    from conftest import FakeEmbedder
+
+    from passage_search.build import build_index
+
+    (tmp_path / "corpus").mkdir()
+    with pytest.raises(CorpusError) as info:
+        build_index(tmp_path / "corpus", tmp_path / "index", embedder=FakeEmbedder())
+    message = str(info.value)
+    assert message == (
+        f"No passages found in {tmp_path / 'corpus'}; add .txt, .md, .html or BEIR corpus.jsonl files."
+    )
+    assert "\n" not in message and message.count(". ") == 0
+
+
+def test_a_second_link_to_the_same_file_is_skipped(tmp_path):
+    outside = write_tree(tmp_path / "elsewhere", {"page.txt": "Care\n\nRest\n\nSleep helps your body recover.\n"})
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "a.txt").symlink_to(outside / "page.txt")
+    (corpus / "b.txt").symlink_to(outside / "page.txt")
+    report = read_corpus(corpus)
+    assert report.documents == 1
+    assert {s.doc_id for s in report.sections} == {"a.txt"}
+    assert report.skipped == [("b.txt", "same file as one already read (symlink)")]

@@ -130,3 +130,31 @@ def test_stage_timings_are_reported_per_retriever(searcher):
     lexical_only: dict[str, float] = {}
     searcher.search_batch(["limb sparing surgery"], 3, mode="lexical", timings=lexical_only)
     assert set(lexical_only) == {"analyze", "lexical", "fusion"}
+
+
+def test_the_same_section_in_two_documents_gives_two_distinct_hits(tmp_path):
+    leaflet = """
+        # Treatments for sarcoma
+
+        ## Surgery
+
+        Limb-sparing surgery removes the tumour and keeps the arm or leg.
+
+        ## Radiation
+
+        Radiation therapy uses high-energy rays to destroy cancer cells.
+        """
+    corpus = write_tree(tmp_path / "corpus", {"a.md": leaflet, "copy/b.md": leaflet})
+    result = build_index(corpus, tmp_path / "index", embedder=FakeEmbedder())
+    assert (result.documents, result.passages, result.skipped) == (2, 4, [])
+    searcher = Searcher(tmp_path / "index", embedder=FakeEmbedder())
+    for mode in ("dense", "lexical", "hybrid"):
+        hits = searcher.search("limb sparing surgery", k=4, mode=mode)
+        assert len({h.passage.id for h in hits}) == len(hits) >= 2, mode  # lexical finds only the two copies
+        # Not de-duplicated: both copies come first, one from each file, with the same text and score.
+        top = hits[:2]
+        assert {h.passage.source for h in top} == {"a.md", "b.md"}, mode
+        assert top[0].passage.text == top[1].passage.text
+        assert top[0].passage.breadcrumb == top[1].passage.breadcrumb == "Treatments for sarcoma › Surgery"
+        if mode != "hybrid":  # fusion works on ranks, and one copy has to be ranked above the other
+            assert top[0].score == pytest.approx(top[1].score), mode

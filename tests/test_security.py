@@ -1,0 +1,136 @@
+"""What keeps the page private and its text inert: the server settings, and no raw HTML anywhere."""
+
+from __future__ import annotations
+
+import ast
+import re
+import tomllib
+from pathlib import Path
+
+import pytest
+from conftest import REPO
+
+# ---- the server: this machine only, XSRF on, nothing sent home -----------------------------------------------
+
+
+def streamlit_config() -> dict:
+    return tomllib.loads((REPO / ".streamlit" / "config.toml").read_text("utf-8"))
+
+
+def test_the_page_listens_on_this_machine_only():
+    assert streamlit_config()["server"]["address"] == "127.0.0.1"
+
+
+def test_xsrf_protection_is_not_turned_off():
+    # Streamlit's default is on; the config may say so, but must not turn it off.
+    assert streamlit_config().get("server", {}).get("enableXsrfProtection", True) is True
+
+
+def test_usage_statistics_are_not_sent():
+    # Streamlit's default is on, so the config has to say false.
+    assert streamlit_config()["browser"]["gatherUsageStats"] is False
+
+
+def flag_values(script: str, flag: str) -> list[str]:
+    """Every value given to a streamlit option in a shell script, as ``--flag value``, ``--flag=value`` or the
+    STREAMLIT_* environment variable."""
+    env = "STREAMLIT_" + re.sub(r"([a-z])([A-Z])", r"\1_\2", flag.removeprefix("--")).replace(".", "_").upper()
+    pattern = rf"(?:{re.escape(flag)}[ =]|{env}=)[\"']?([^\"'\s]+)"
+    return re.findall(pattern, script, flags=re.IGNORECASE)
+
+
+@pytest.mark.parametrize("script", sorted((REPO / "scripts").glob("*.sh")), ids=lambda p: p.name)
+def test_scripts_do_not_open_the_page_to_the_network(script: Path):
+    text = script.read_text("utf-8")
+    assert "0.0.0.0" not in text
+    assert set(flag_values(text, "--server.address")) <= {"127.0.0.1"}
+    assert "false" not in {v.lower() for v in flag_values(text, "--server.enableXsrfProtection")}
+    assert "true" not in {v.lower() for v in flag_values(text, "--browser.gatherUsageStats")}
+
+
+def test_start_script_pins_the_address():
+    assert flag_values((REPO / "scripts" / "start.sh").read_text("utf-8"), "--server.address") == ["127.0.0.1"]
+
+
+def test_flag_values_sees_every_spelling():
+    script = (
+        "streamlit run app.py --server.address 0.0.0.0\n"
+        "streamlit run app.py --server.address=10.0.0.1\n"
+        "STREAMLIT_SERVER_ADDRESS='::' streamlit run app.py\n"
+        "STREAMLIT_SERVER_ENABLE_XSRF_PROTECTION=false streamlit run app.py\n"
+    )
+    assert flag_values(script, "--server.address") == ["0.0.0.0", "10.0.0.1", "::"]
+    assert flag_values(script, "--server.enableXsrfProtection") == ["false"]
+
+
+# ---- no raw HTML: every text the page shows goes through Markdown, escaped -----------------------------------
+
+SOURCES = [
+    REPO / "search_app.py",
+    *sorted((REPO / "pages").glob("*.py")),
+    *sorted((REPO / "passage_search").glob("*.py")),
+]
+# Calls that put HTML into the page as written.
+RAW_HTML = {"st.html", "streamlit.html", "components.html", "components.v1.html", "stc.html", "html"}
+
+
+def dotted(node: ast.expr) -> str:
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        return f"{dotted(node.value)}.{node.attr}"
+    return ""
+
+
+def raw_html_calls(source: str, filename: str = "<test>") -> list[str]:
+    """Each call in ``source`` that renders HTML unescaped, as "line: what"."""
+    tree = ast.parse(source, filename)
+    # `html` alone counts only where it was imported from streamlit (from streamlit.components.v1 import html).
+    html_imported = any(
+        isinstance(node, ast.ImportFrom)
+        and (node.module or "").startswith("streamlit")
+        and any(alias.name == "html" for alias in node.names)
+        for node in ast.walk(tree)
+    )
+    found = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        name = dotted(node.func)
+        is_html = name.endswith((".components.html", ".components.v1.html")) or name in RAW_HTML
+        if is_html and (name != "html" or html_imported):
+            found.append(f"{node.lineno}: {name}(")
+        for keyword in node.keywords:
+            unsafe = keyword.arg == "unsafe_allow_html"
+            if unsafe and not (isinstance(keyword.value, ast.Constant) and keyword.value.value is False):
+                found.append(f"{node.lineno}: unsafe_allow_html")
+    return found
+
+
+@pytest.mark.parametrize("path", SOURCES, ids=lambda p: str(p.relative_to(REPO)))
+def test_no_raw_html_reaches_the_page(path: Path):
+    assert raw_html_calls(path.read_text("utf-8"), str(path)) == []
+
+
+def test_the_raw_html_guard_catches_each_form():
+    source = """
+import streamlit as st
+import streamlit.components.v1 as components
+from streamlit.components.v1 import html
+st.markdown(text, unsafe_allow_html=True)
+st.caption(text, unsafe_allow_html=flag)
+st.html(text)
+components.html(text)
+st.components.v1.html(text)
+html(text)
+st.markdown(text, unsafe_allow_html=False)
+"""
+    assert raw_html_calls(source) == [
+        "5: unsafe_allow_html",
+        "6: unsafe_allow_html",
+        "7: st.html(",
+        "8: components.html(",
+        "9: st.components.v1.html(",
+        "10: html(",
+    ]
+    assert raw_html_calls("import html\nhtml.escape(text)\n") == []
