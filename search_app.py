@@ -8,13 +8,15 @@ from pathlib import Path
 
 import streamlit as st
 
+from passage_search import page
 from passage_search.errors import PassageSearchError, QueryError
-from passage_search.notices import Notices, corpus_notices, escape_markdown
-from passage_search.searcher import MODES, Searcher, clean_query, query_notice
+from passage_search.feedback import FeedbackStore, feedback_path
+from passage_search.notices import Notices, corpus_notices, escape_markdown, first_sentence
+from passage_search.searcher import MODES, Searcher, clean_query, is_weak, query_notice
 
 HERE = Path(__file__).resolve().parent
 INDEX_DIR = Path(os.environ.get("PASSAGE_SEARCH_INDEX", HERE / "index"))
-EXAMPLE = "what are the treatment options if the cancer has spread?"
+RESULT_COUNTS = [3, 5, 10, 20]
 
 st.set_page_config(page_title="Passage search", page_icon="🔎", layout="centered")
 
@@ -48,11 +50,26 @@ def page_notices(index_dir: str, generation: str) -> Notices:
     return corpus_notices(load_searcher(index_dir, generation).passages)
 
 
+@st.cache_resource(show_spinner=False, max_entries=2)
+def page_corpus(index_dir: str, generation: str) -> page.Corpus:
+    return page.Corpus(load_searcher(index_dir, generation).passages)
+
+
+@st.cache_resource(show_spinner=False)
+def feedback_store(path: str) -> FeedbackStore:
+    return FeedbackStore(path)
+
+
 @st.cache_data(ttl=60, show_spinner=False)
 def stale_reason(index_dir: str, corpus: str, generation: str) -> str | None:
     from passage_search.build import staleness
 
     return staleness(Path(corpus), Path(index_dir)) if corpus and Path(corpus).exists() else None
+
+
+def ask_example() -> None:
+    st.session_state["q"] = st.session_state.pop("example", None) or ""
+    st.session_state["topic"] = None
 
 
 generation = current_generation(str(INDEX_DIR))
@@ -72,9 +89,14 @@ except PassageSearchError as exc:
     st.stop()
 
 notices = page_notices(str(INDEX_DIR), generation)
+corpus = page_corpus(str(INDEX_DIR), generation)
+store_path = feedback_path()
+store = feedback_store(str(store_path)) if store_path else None
+index_id = searcher.manifest.corpus_fingerprint
+
 st.title(escape_markdown(notices.titles[0]) if len(notices.titles) == 1 else "Patient information search")
 if notices.disclaimer:
-    first = notices.disclaimer.split("\n")[0]
+    first = first_sentence(notices.disclaimer)
     phone = f"  \n**Support line: {escape_markdown(', '.join(notices.phones))}**" if notices.phones else ""
     st.info(escape_markdown(first) + phone, icon="ℹ️")
 
@@ -82,42 +104,72 @@ why = stale_reason(str(INDEX_DIR), searcher.manifest.corpus, generation)
 if why:
     st.warning(f"The index may be out of date ({escape_markdown(why)}); rebuild it with `python build_index.py`.")
 
-col_q, col_k = st.columns([5, 1])
-query = col_q.text_input("Your question", key="q", placeholder=f"e.g. {EXAMPLE}")
-k = int(col_k.selectbox("Results", [3, 5, 10], index=1, key="k"))
-with st.expander("Search options"):
+# The question lives in the URL (?q=...), so a search can be bookmarked or sent to a colleague.
+query = st.text_input(
+    "Your question", key="q", bind="query-params", placeholder="Type a question in your own words, then Enter"
+)
+page.focus_question_box()
+
+with st.expander("Filters and options"):
+    k = int(st.selectbox("Results", RESULT_COUNTS, index=1, key="k", bind="query-params"))
+    documents, document_text = page.pick(
+        "Documents", corpus.document_names, "documents", "Search only these documents (none chosen: all)."
+    )
+    topics, topic_text = page.pick(
+        "Topics", list(corpus.topics), "topics", "Search only under these top-level headings (none chosen: all)."
+    )
     mode = st.radio(
         "Ranking", MODES, index=MODES.index("hybrid"), key="mode", horizontal=True,
         help="hybrid: meaning, headings and words together (best measured); dense: meaning only; "
         "lexical: words only (BM25).",
     )
+within = page.allowed_rows(corpus.documents, documents, document_text)
+by_topic = page.allowed_rows(corpus.topics, topics, topic_text)
+if by_topic is not None:
+    within = by_topic if within is None else within & by_topic
 
 try:
-    question = clean_query(query)  # what is searched: control characters dropped, white space folded
+    question = clean_query(query or "")  # what is searched: control characters dropped, white space folded
 except QueryError:
-    question = ""  # only white space or control characters: nothing to search, so the hint below
+    question = ""  # only white space or control characters: nothing to search, so the examples below
 
 if question:
     started = time.perf_counter()
     try:
-        hits = searcher.search(query, k=k, mode=mode)
+        hits = searcher.search(question, k=k, mode=mode, within=within)
+        terms = searcher.analyze(question).terms
     except PassageSearchError as exc:
         st.error(escape_markdown(str(exc)))
         st.stop()
     elapsed = (time.perf_counter() - started) * 1000
-    notice = query_notice(query)
+    notice = query_notice(query or "")
     if notice:
         st.info(notice)
     st.caption(f"{len(hits)} passages for “{escape_markdown(question[:200])}” · {elapsed:.0f} ms")
-    for hit in hits:
-        p = hit.passage
-        with st.container(border=True):
-            st.markdown(f"**{hit.rank}.** {escape_markdown(p.breadcrumb)}")
-            st.markdown(escape_markdown(p.text))
-            source = f"{p.publisher} — {p.source}" if p.publisher else p.source
-            st.caption(f"Source: {escape_markdown(source)}")
+    if st.session_state.get("feedback_error"):
+        st.warning(f"Your feedback could not be saved: {escape_markdown(st.session_state.pop('feedback_error'))}")
+    if not hits:
+        st.info("No passage matches this question" + (" within the chosen filters." if within is not None else ".")
+                + " Try other words, or browse the topics below.")
+    elif is_weak(hits):
+        st.warning(
+            "No passage answers this question well. Try saying it another way, or browse the topics below; "
+            "the closest passages are under “Closest passages anyway”."
+        )
+        with st.expander("Closest passages anyway"):
+            for hit in hits:
+                page.card(hit, terms, searcher)
+    else:
+        for hit in hits:
+            page.card(hit, terms, searcher, question=question, store=store, index_id=index_id)
+    if not hits or is_weak(hits):
+        with st.expander("Browse topics", expanded=True):
+            page.topic_browser(searcher, corpus)
 else:
-    st.caption("Type a question in your own words and press Enter.")
+    if corpus.examples:
+        st.pills("Example questions", corpus.examples, key="example", on_change=ask_example)
+    st.header("Browse topics")
+    page.topic_browser(searcher, corpus)
 
 with st.expander("Medical disclaimer and source", expanded=False):
     st.markdown(escape_markdown(notices.disclaimer or "No disclaimer was found in this corpus."))

@@ -17,6 +17,15 @@ from .notices import escape_markdown
 from .vocab import Vocabulary
 
 _WORD = re.compile(r"[^\W_]+")
+# Words a question needs but an answer does not show for: marking every "have" or "can" in a passage
+# would hide the marks that matter. (Index terms drop only Lucene's short stopword list.)
+_UNMARKED = frozenset(
+    "a about after all also am an and any are as at be been before being but by can could did do does doing "
+    "for from get gets getting go going had has have having he her here him his how i if in into is it its "
+    "just me more most my no not of off on or our out over she should so some than that the their them then "
+    "there these they this those to too up us very was we were what when where which while who whom why will "
+    "with would you your".split()
+)
 # Streamlit Markdown's highlight directive, bold too so the mark does not rest on colour alone.
 MARK_OPEN, MARK_CLOSE = ":orange-background[**", "**]"
 
@@ -28,6 +37,8 @@ def marked_spans(text: str, terms: Collection[str], vocabulary: Vocabulary) -> l
     wanted = set(terms)
     spans = []
     for match in _WORD.finditer(text):
+        if match.group().lower() in _UNMARKED:
+            continue
         term = analyze(match.group(), vocabulary)
         if term and term[0] in wanted:
             spans.append(match.span())

@@ -46,6 +46,13 @@ def corpus_notices(passages: Iterable[Passage]) -> Notices:
     return Notices(tuple(titles), "\n\n".join(disclaimer), tuple(phones), tuple(rights))
 
 
+def first_sentence(text: str) -> str:
+    """The first sentence of ``text``'s first line: what a page shows at the top, the rest a click away."""
+    line = text.strip().split("\n")[0]
+    match = re.search(r"(?<=[.!?])\s+(?=[A-Z0-9])", line)
+    return line[: match.start()] if match else line
+
+
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~$=:^])")
 
 

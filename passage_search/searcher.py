@@ -88,6 +88,23 @@ def serve_one_question_at_a_time() -> None:
     set_faiss_threads(1)
 
 
+# "No good match" below this best cosine similarity of a question's hits (bench/calibrate_weak_match.py,
+# README "No good match"): no answerable question of ours fell under it (28 seed questions on the bundled
+# page, 683 cancer.gov and 95 lay questions on the cancer.gov corpus; the lowest was "will they have to
+# take my leg off?" at 0.157), while 29 of 30 off-topic questions and 76% of 200 MedQuAD questions about
+# other conditions did on the bundled page (33% of the off-topic ones on the larger cancer.gov corpus).
+WEAK_SIMILARITY = 0.15
+
+
+def is_weak(hits: list[Hit]) -> bool:
+    """Whether the best of ``hits`` is too far in meaning from the question to be offered as an answer.
+
+    Only the dense retriever measures meaning: hits found by words alone (lexical mode) are never weak.
+    """
+    similarities = [h.similarity for h in hits if h.similarity is not None]
+    return bool(similarities) and max(similarities) < WEAK_SIMILARITY
+
+
 def query_notice(query: str) -> str | None:
     """What a person should know about how their question was searched (None: searched as typed)."""
     if isinstance(query, str) and len(" ".join(query.split())) > MAX_QUERY_CHARS:

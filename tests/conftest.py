@@ -70,8 +70,23 @@ def write_tree(root: Path, files: dict[str, str | bytes]) -> Path:
     return root
 
 
+# Markdown the page itself adds around escaped text: the mark on a question's word (letters and digits
+# only, see highlight.py) and the "Best match" badge. Nothing else may be live.
+OWN_MARKUP = re.compile(r":orange-background\[\*\*[^\W_]+\*\*\]|^:green-badge\[:material/star: Best match\]$")
+
+
+def strip_own_markup(value: str) -> str:
+    """``value`` with the page's own marks removed (a marked word keeps its letters)."""
+    return OWN_MARKUP.sub(lambda m: re.sub(r"^:orange-background\[\*\*|\*\*\]$", "", m.group()) if "orange" in m.group()
+                          else "", value)
+
+
 def live_markup(value: str) -> list[str]:
-    """Characters Markdown would act on in ``value``: any of ``<>[]$`` not escaped by a backslash."""
+    """Characters Markdown would act on in ``value``: any of ``<>[]$`` not escaped by a backslash.
+
+    The page's own marks (``OWN_MARKUP``) are taken out first.
+    """
+    value = strip_own_markup(value)
     found, i = [], 0
     while i < len(value):
         if value[i] == "\\":

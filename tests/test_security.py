@@ -82,9 +82,31 @@ def dotted(node: ast.expr) -> str:
     return ""
 
 
+def fixed_markup(tree: ast.Module) -> set[str]:
+    """Module-level names bound once to a plain string literal: markup written in our code, never data."""
+    bound: dict[str, int] = {}
+    literal: set[str] = set()
+    for node in ast.walk(tree):
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(
+            node, (ast.AnnAssign, ast.AugAssign)) else []
+        for target in targets:
+            if isinstance(target, ast.Name):
+                bound[target.id] = bound.get(target.id, 0) + 1
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            if isinstance(node.value, ast.Constant) and isinstance(node.value.value, str):
+                literal.add(node.targets[0].id)
+    return {name for name in literal if bound.get(name) == 1}
+
+
 def raw_html_calls(source: str, filename: str = "<test>") -> list[str]:
-    """Each call in ``source`` that renders HTML unescaped, as "line: what"."""
+    """Each call in ``source`` that renders HTML unescaped, as "line: what".
+
+    A raw-HTML call is allowed only with a module-level constant string as its whole body (the page's
+    focus script): data can never reach it.
+    """
     tree = ast.parse(source, filename)
+    constants = fixed_markup(tree)
     # `html` alone counts only where it was imported from streamlit (from streamlit.components.v1 import html).
     html_imported = any(
         isinstance(node, ast.ImportFrom)
@@ -98,7 +120,8 @@ def raw_html_calls(source: str, filename: str = "<test>") -> list[str]:
             continue
         name = dotted(node.func)
         is_html = name.endswith((".components.html", ".components.v1.html")) or name in RAW_HTML
-        if is_html and (name != "html" or html_imported):
+        fixed = len(node.args) == 1 and isinstance(node.args[0], ast.Name) and node.args[0].id in constants
+        if is_html and (name != "html" or html_imported) and not fixed:
             found.append(f"{node.lineno}: {name}(")
         for keyword in node.keywords:
             unsafe = keyword.arg == "unsafe_allow_html"
@@ -134,3 +157,17 @@ st.markdown(text, unsafe_allow_html=False)
         "10: html(",
     ]
     assert raw_html_calls("import html\nhtml.escape(text)\n") == []
+
+
+def test_the_guard_lets_only_a_fixed_script_through():
+    source = """
+import streamlit as st
+SCRIPT = "<script>focus()</script>"
+OTHER = "<b>"
+OTHER = text
+st.html(SCRIPT, unsafe_allow_javascript=True)
+st.html(SCRIPT + text)
+st.html(OTHER)
+st.html(f"{SCRIPT}")
+"""
+    assert raw_html_calls(source) == ["7: st.html(", "8: st.html(", "9: st.html("]

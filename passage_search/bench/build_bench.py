@@ -81,6 +81,7 @@ def run_build(corpus: Path, workdir: Path, *, baseline_sample: int, backend: str
 
     edited_file, edited_id = _edit_one_document(corpus_file, workdir)
     edited_out = workdir / "index-edited"
+    shutil.rmtree(edited_out, ignore_errors=True)  # left by an earlier run in the same --workdir
     shutil.copytree(out, edited_out, symlinks=True)  # the full index of the original corpus to start from
     start = time.perf_counter()
     changed = build_index(edited_file, edited_out, **kwargs)

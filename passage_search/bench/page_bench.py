@@ -64,10 +64,15 @@ def wait_healthy(url: str, proc: subprocess.Popen[bytes], timeout: float = 120) 
 
 
 @contextmanager
-def streamlit_server(index: Path, *, log: IO[str] | None = None) -> Iterator[str]:
-    """The page served on a free port of 127.0.0.1 for ``index``: yields its URL once healthy, then stops it."""
+def streamlit_server(
+    index: Path, *, log: IO[str] | None = None, env: dict[str, str] | None = None
+) -> Iterator[str]:
+    """The page served on a free port of 127.0.0.1 for ``index``: yields its URL once healthy, then stops it.
+
+    ``env``: more environment variables for the page (e.g. PASSAGE_SEARCH_FEEDBACK).
+    """
     port = free_port()
-    env = {**os.environ, "PASSAGE_SEARCH_INDEX": str(index)}
+    env = {**os.environ, **(env or {}), "PASSAGE_SEARCH_INDEX": str(index)}
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", str(REPO / "search_app.py"), "--server.address", "127.0.0.1",
          "--server.port", str(port), "--server.headless", "true"],
