@@ -120,10 +120,14 @@ def allowed_rows(groups: dict[str, list[int]], chosen: list[str], typed: str) ->
     return None
 
 
+def source_of(passage: Passage) -> str:
+    """Where a passage comes from, as a card and a copy name it: publisher — file."""
+    return f"{passage.publisher} — {passage.source}" if passage.publisher else passage.source
+
+
 def copy_text(passage: Passage) -> str:
     """What the copy button copies: where the passage comes from, then the passage verbatim."""
-    source = f"{passage.publisher} — {passage.source}" if passage.publisher else passage.source
-    return f"{passage.breadcrumb}\n\n{passage.text}\n\nSource: {source}"
+    return f"{passage.breadcrumb}\n\n{passage.text}\n\nSource: {source_of(passage)}"
 
 
 def details(hit: Hit) -> str:
@@ -173,8 +177,7 @@ def card(
         if rest:
             with st.expander("Show more"):
                 st.markdown(highlight_markdown(rest, terms, searcher.vocabulary))
-        source = f"{p.publisher} — {p.source}" if p.publisher else p.source
-        st.caption(f"Source: {escape_markdown(source)}")
+        st.caption(f"Source: {escape_markdown(source_of(p))}")
         left, middle, right = st.columns([1, 1, 2], vertical_alignment="center")
         with left.popover("Copy", icon=":material/content_copy:", help="The passage with its headings and source"):
             st.caption("Press the copy icon at the top right of the box.")
