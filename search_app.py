@@ -11,6 +11,7 @@ import streamlit as st
 from passage_search import page
 from passage_search.errors import PassageSearchError, QueryError
 from passage_search.feedback import FeedbackStore, feedback_path
+from passage_search.milvus_store import vectors_from_env
 from passage_search.notices import Notices, corpus_notices, escape_markdown, first_sentence
 from passage_search.searcher import MODES, Searcher, clean_query, is_weak, query_notice
 
@@ -39,7 +40,8 @@ def load_searcher(index_dir: str, generation: str) -> Searcher:
     from passage_search.searcher import serve_one_question_at_a_time
 
     serve_one_question_at_a_time()  # several people share two cores; see the function's measurements
-    searcher = Searcher(generation or index_dir)
+    # FAISS from the index folder, or Milvus when PASSAGE_SEARCH_VECTOR_STORE=milvus (README, "Milvus").
+    searcher = Searcher(generation or index_dir, vectors=vectors_from_env)
     searcher.search("warm up")  # the first encode is slow; pay it here, not on the first question
     return searcher
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__, ann
-from .cache import VectorCache, embed_with_cache, has_plain_vectors, previous_vectors
+from .cache import EmbedEngine, VectorCache, embed_with_cache, has_plain_vectors, local_engine, previous_vectors
 from .embedder import Embedder, make_embedder
 from .errors import CorpusError, IndexMismatchError, IndexNotFoundError, PassageSearchError
 from .index import Manifest, ModelInfo, build_lock, heading_paths, load_index, read_manifest, resolve, write_index
@@ -74,6 +74,7 @@ def build_index(
     force: bool = False,
     index_type: str = "auto",
     wait: float = 0.0,
+    engine: EmbedEngine = local_engine,
 ) -> BuildResult:
     """Index every supported file under ``corpus`` into the index folder ``out``.
 
@@ -91,6 +92,8 @@ def build_index(
         index_type: the passage vector index: "flat" (exact), "hnsw", "ivf", or "auto" (by passage count,
             see ann.choose).
         wait: seconds to wait for another build of ``out`` to finish before refusing.
+        engine: how texts the previous index lacks get embedded: here (default), or on a Ray cluster
+            (``distributed.RayEngine``); nothing else about the build differs, the index written included.
     Returns:
         counts (passages embedded and reused), time taken and the files skipped with their reasons.
     Raises:
@@ -100,7 +103,7 @@ def build_index(
         return _build(
             corpus, out, embedder=embedder, model=model, backend=backend, embed_headings=embed_headings,
             query_prefix=query_prefix, passage_prefix=passage_prefix, overlap=overlap, batch_size=batch_size,
-            heading_weight=heading_weight, progress=progress, force=force, index_type=index_type,
+            heading_weight=heading_weight, progress=progress, force=force, index_type=index_type, engine=engine,
         )
 
 
@@ -120,6 +123,7 @@ def _build(
     progress: bool,
     force: bool,
     index_type: str,
+    engine: EmbedEngine,
 ) -> BuildResult:
     start = time.perf_counter()
     fingerprint = corpus_fingerprint(corpus)
@@ -156,13 +160,15 @@ def _build(
         count_many=getattr(emb, "count_tokens_batch", None),
     )
     texts = [embedding_text(p, with_headings=embed_headings, prefix=passage_prefix) for p in passages]
-    cache = VectorCache(emb.fingerprint) if force else previous_vectors(out, emb.fingerprint)
-    done = embed_with_cache(emb, texts, cache, batch_size=batch_size, progress=progress)
-    vectors = done.vectors
     # Each heading path is embedded on its own too: questions often name the topic and the kind of
     # answer ("outlook", "treatment") that a heading states and a long passage only implies.
     headings = [passage_prefix + h for h in heading_paths(passages)]
-    heading_vectors = embed_with_cache(emb, headings, cache, batch_size=batch_size).vectors
+    cache = VectorCache(emb.fingerprint) if force else previous_vectors(out, emb.fingerprint)
+    # Passages and headings in one call, so an engine that starts workers (Ray) starts them and loads the
+    # model once a build.
+    both = embed_with_cache(emb, texts + headings, cache, batch_size=batch_size, progress=progress, engine=engine)
+    done = both.part(0, len(texts))
+    vectors, heading_vectors = done.vectors, both.part(len(texts), len(both.fresh)).vectors
     # BM25 is rebuilt every time: it takes a small fraction of embedding even the passages of one document.
     lexical = LexicalIndex.build(passages, vocabulary, heading_weight=heading_weight)
     spec = ann.choose(len(passages), index_type)

@@ -12,6 +12,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
@@ -40,32 +41,60 @@ class VectorCache:
 
 @dataclass(frozen=True)
 class Embedded:
-    """Vectors in text order, and how many texts were embedded now rather than taken from the cache."""
+    """Vectors in text order, and which texts were embedded now rather than taken from the cache."""
 
     vectors: np.ndarray
-    embedded: int
-    reused: int
+    fresh: np.ndarray  # one bool a text: True when the model embedded it in this call
+
+    @property
+    def embedded(self) -> int:
+        return int(self.fresh.sum())
+
+    @property
+    def reused(self) -> int:
+        return len(self.fresh) - self.embedded
+
+    def part(self, start: int, stop: int) -> Embedded:
+        """The vectors and counts of texts ``start:stop`` only."""
+        return Embedded(self.vectors[start:stop], self.fresh[start:stop])
+
+
+class EmbedEngine(Protocol):
+    """How the texts the cache lacks get embedded: in this process (``local_engine``) or elsewhere
+    (``distributed.RayEngine``). Everything around it (the cache, the build) is the same code for both."""
+
+    def __call__(self, emb: Embedder, texts: list[str], *, batch_size: int, progress: bool) -> np.ndarray: ...
+
+
+def local_engine(emb: Embedder, texts: list[str], *, batch_size: int, progress: bool) -> np.ndarray:
+    """Embed in this process with the embedder itself."""
+    return emb.embed(texts, batch_size=batch_size, progress=progress)
 
 
 def embed_with_cache(
-    emb: Embedder, texts: Sequence[str], cache: VectorCache, *, batch_size: int = 32, progress: bool = False
+    emb: Embedder,
+    texts: Sequence[str],
+    cache: VectorCache,
+    *,
+    batch_size: int = 32,
+    progress: bool = False,
+    engine: EmbedEngine = local_engine,
 ) -> Embedded:
-    """Vectors for ``texts``: cached ones copied, the rest embedded once each (duplicates share one)."""
+    """Vectors for ``texts``: cached ones copied, the rest embedded once each (duplicates share one) by ``engine``."""
     keys = [text_hash(t) for t in texts]
     missing = {k: t for k, t in zip(keys, texts, strict=True) if k not in cache.rows}
     if missing:
-        fresh = emb.embed(list(missing.values()), batch_size=batch_size, progress=progress)
+        fresh = engine(emb, list(missing.values()), batch_size=batch_size, progress=progress)
         if cache.rows and fresh.shape[1] != cache.dimension:
             # The previous index lied about its vectors' size: trust none of them.
             cache.rows.clear()
-            return embed_with_cache(emb, texts, cache, batch_size=batch_size, progress=progress)
+            return embed_with_cache(emb, texts, cache, batch_size=batch_size, progress=progress, engine=engine)
         cache.add(list(missing.values()), fresh)
         cache.dimension = int(fresh.shape[1])
     if not texts:
-        return Embedded(np.zeros((0, cache.dimension or emb.dimension), dtype=np.float32), 0, 0)
+        return Embedded(np.zeros((0, cache.dimension or emb.dimension), dtype=np.float32), np.zeros(0, dtype=bool))
     vectors = np.stack([cache.rows[k] for k in keys]).astype(np.float32, copy=False)
-    embedded = sum(1 for k in keys if k in missing)
-    return Embedded(np.ascontiguousarray(vectors), embedded, len(keys) - embedded)
+    return Embedded(np.ascontiguousarray(vectors), np.array([k in missing for k in keys], dtype=bool))
 
 
 def previous_vectors(out: Path, fingerprint: str) -> VectorCache:

@@ -1,4 +1,4 @@
-"""The command line: ``passage-search build``, ``search``, ``eval`` and ``feedback``.
+"""The command line: ``passage-search build``, ``search``, ``eval``, ``feedback`` and ``milvus``.
 
 Only argparse and the standard library are imported at the top, so ``--help`` is instant; the model
 stack is imported by the command that needs it.
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -48,6 +49,26 @@ def add_build_arguments(p: argparse.ArgumentParser, corpus: Path, out: Path) -> 
         "--force", action="store_true", help="rebuild and re-embed everything (default: reuse unchanged passages)"
     )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    ray = p.add_argument_group("distributed build (pip install 'passage-search[distributed]')")
+    ray.add_argument(
+        "--engine", choices=("local", "ray"), default="local",
+        help="where passages are embedded: in this process (default) or on Ray; the index is the same",
+    )
+    ray.add_argument(
+        "--address", default=None,
+        help="Ray cluster: auto, HOST:PORT or ray://HOST:10001 (default: $RAY_ADDRESS, else a local Ray for the build)",
+    )
+    ray.add_argument("--workers", type=_positive, default=None, help="embedding actors (default: one per CPU)")
+    ray.add_argument(
+        "--temp-dir", type=Path, default=None,
+        help="session folder of the local Ray (default: a temporary folder, removed afterwards)",
+    )
+
+
+def _positive(value: str) -> int:
+    if not value.isdigit() or int(value) < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {value!r}")
+    return int(value)
 
 
 def add_backend_argument(p: argparse.ArgumentParser) -> None:
@@ -72,7 +93,65 @@ def _add_search(sub: argparse._SubParsersAction, out: Path) -> None:
         "--mode", choices=("dense", "lexical", "hybrid"), default="hybrid", help="retrieval mode (default: hybrid)"
     )
     p.add_argument("--json", action="store_true", help="print the hits as JSON")
+    # Not --backend: that flag already names how the embedding model runs.
+    p.add_argument(
+        "--vector-store",
+        choices=("faiss", "milvus"),
+        default=None,
+        help="where passage vectors are searched: faiss (the index folder; default) or milvus (--uri); "
+        "or $PASSAGE_SEARCH_VECTOR_STORE",
+    )
+    add_milvus_arguments(p)
     p.set_defaults(func=cmd_search)
+
+
+def add_milvus_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--uri", default=None, help="Milvus address, e.g. http://127.0.0.1:19530 (or $PASSAGE_SEARCH_MILVUS_URI)"
+    )
+    p.add_argument(
+        "--collection",
+        default=None,
+        help="Milvus collection (default: $PASSAGE_SEARCH_MILVUS_COLLECTION, else passages_<corpus fingerprint>)",
+    )
+
+
+def _add_milvus(sub: argparse._SubParsersAction, out: Path) -> None:
+    p = sub.add_parser(
+        "milvus", help="serve an index's vectors from Milvus", description="Serve an index's vectors from Milvus."
+    )
+    actions = p.add_subparsers(dest="action", required=True)
+    push = actions.add_parser("push", help="copy the index's passage vectors into a Milvus collection")
+    push.add_argument("--index", type=Path, default=out, help=f"index folder (default: {out})")
+    add_milvus_arguments(push)
+    push.add_argument(
+        "--index-type",
+        choices=("FLAT", "HNSW", "IVF_FLAT"),
+        default="FLAT",
+        help="Milvus vector index: FLAT (exact; default) or HNSW / IVF_FLAT (approximate, for millions of rows)",
+    )
+    push.set_defaults(func=cmd_milvus_push)
+
+
+def cmd_milvus_push(args: argparse.Namespace) -> int:
+    from .errors import VectorStoreError
+    from .milvus_push import push
+    from .milvus_store import ENV_COLLECTION, ENV_URI
+
+    uri = args.uri or os.environ.get(ENV_URI)
+    if not uri:
+        raise VectorStoreError(f"Say where Milvus is with --uri or {ENV_URI} (e.g. http://127.0.0.1:19530).")
+    s = push(args.index, uri, args.collection or os.environ.get(ENV_COLLECTION) or None, index_type=args.index_type)
+    if s.up_to_date:
+        print(f"The Milvus collection {s.collection} at {s.uri} already holds these {s.rows} vectors.")
+    else:
+        print(
+            f"Pushed {s.rows} vectors ({s.index_type}) to the Milvus collection {s.collection} at {s.uri} in "
+            f"{s.seconds:.1f} s ({s.vectors_per_second:,.0f} vectors/s)."
+        )
+    print(f"Search them with: passage-search search QUESTION --index {args.index} --vector-store milvus "
+          f"--uri {s.uri} --collection {s.collection}")
+    return EXIT_OK
 
 
 def _add_feedback(sub: argparse._SubParsersAction) -> None:
@@ -130,6 +209,14 @@ def cmd_build(args: argparse.Namespace) -> int:
     from .build import build_index, staleness
     from .embedder import make_embedder
 
+    if args.engine == "ray":
+        from .ray_cluster import require_ray
+
+        require_ray()  # without Ray: one sentence now, not after loading the model
+    elif (args.address, args.workers, args.temp_dir) != (None, None, None):
+        from .errors import DistributedError
+
+        raise DistributedError("--address, --workers and --temp-dir are for Ray builds; add --engine ray.")
     embedder = make_embedder(args.model, backend=args.backend)
     if args.if_stale and not args.force:
         fingerprint = embedder.fingerprint
@@ -138,17 +225,21 @@ def cmd_build(args: argparse.Namespace) -> int:
             print(f"The index at {args.out} is up to date with {args.corpus}.")
             return EXIT_OK
         print(f"Building the index because {why}.", file=sys.stderr)
-    result = build_index(
-        args.corpus,
-        args.out,
-        embedder=embedder,
-        embed_headings=not args.no_headings,
-        query_prefix=args.query_prefix,
-        passage_prefix=args.passage_prefix,
-        progress=not args.quiet,
-        force=args.force,
-        index_type=args.index_type,
-    )
+    options = {
+        "embed_headings": not args.no_headings,
+        "query_prefix": args.query_prefix,
+        "passage_prefix": args.passage_prefix,
+        "progress": not args.quiet,
+        "force": args.force,
+        "index_type": args.index_type,
+    }
+    if args.engine == "ray":
+        from .distributed import build_with_ray
+
+        ray = {"address": args.address, "workers": args.workers, "temp_dir": args.temp_dir}
+        result = build_with_ray(args.corpus, args.out, embedder=embedder, **ray, **options)
+    else:
+        result = build_index(args.corpus, args.out, embedder=embedder, **options)
     docs = f"{result.documents} document{'s' if result.documents != 1 else ''}"
     reuse = f"{result.embedded} embedded and {result.reused} reused from the previous index"
     if result.up_to_date:
@@ -180,7 +271,11 @@ def cmd_search(args: argparse.Namespace) -> int:
     if notice:
         print(f"passage-search: {notice}", file=sys.stderr)
     _one_thread()
-    hits = Searcher(args.index, model=args.model, backend=args.backend).search(args.question, k=args.k, mode=args.mode)
+    from .milvus_store import opener
+
+    vectors = opener(args.vector_store, args.uri, args.collection)
+    searcher = Searcher(args.index, model=args.model, backend=args.backend, vectors=vectors)
+    hits = searcher.search(args.question, k=args.k, mode=args.mode)
     if args.json:
         print(json.dumps([h.to_json() for h in hits], ensure_ascii=False, indent=2))
         return EXIT_OK
@@ -201,6 +296,7 @@ def parser(corpus: Path = Path("corpus"), out: Path = Path("index")) -> argparse
     sub = p.add_subparsers(dest="command", required=True)
     _add_build(sub, corpus, out)
     _add_search(sub, out)
+    _add_milvus(sub, out)
     add_eval_parser(sub)
     _add_feedback(sub)
     return p

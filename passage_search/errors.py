@@ -33,3 +33,11 @@ class BuildLockedError(PassageSearchError):
 
 class FeedbackError(PassageSearchError):
     """The feedback database or export folder cannot be used."""
+
+
+class VectorStoreError(PassageSearchError):
+    """The external vector store (Milvus) cannot be reached, or lacks what was asked of it."""
+
+
+class DistributedError(PassageSearchError):
+    """A build on Ray cannot start or did not finish (Ray missing, no cluster, a worker failed)."""

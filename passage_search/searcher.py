@@ -9,7 +9,7 @@ import os
 import re
 import time
 import unicodedata
-from collections.abc import Collection, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -23,7 +23,7 @@ from .index import BUILD_HINT, LoadedIndex, Manifest, load_index
 from .lexical import analyze
 from .notices import is_notice
 from .passage import Hit, Passage
-from .topk import exact_top_k, knn
+from .topk import VectorIndex, exact_top_k, knn
 from .vocab import SpellingCorrector, Vocabulary, load_vocabulary, words
 
 MAX_QUERY_CHARS = 1000
@@ -157,7 +157,12 @@ def _same_model(a: str, b: str) -> bool:
 
 
 class Searcher:
-    """Search one index folder. Safe for concurrent ``search`` calls from several threads."""
+    """Search one index folder. Safe for concurrent ``search`` calls from several threads.
+
+    ``vectors``, if given, opens another store for the dense passage search over the loaded index (e.g.
+    ``milvus_store.opener(...)``; returning None keeps the index's FAISS index). Headings, BM25, filtered
+    searches and fusion always use the index folder.
+    """
 
     def __init__(
         self,
@@ -167,11 +172,19 @@ class Searcher:
         model: str | None = None,
         backend: str | None = None,
         config: SearchConfig | None = None,
+        vectors: Callable[[LoadedIndex], VectorIndex | None] | None = None,
     ) -> None:
         self.root = Path(index_dir)
         self.index = load_index(self.root)
         self.embedder: Embedder = embedder or embedder_for(self.index, model, backend)
         check_compatible(self.index, self.embedder, self.root)
+        store = vectors(self.index) if vectors is not None else None
+        self.vector_store: VectorIndex = self.index.vectors if store is None else store
+        if int(self.vector_store.ntotal) != len(self.passages):  # its rows must be the passages' rows
+            raise IndexMismatchError(
+                f"The vector store holds {self.vector_store.ntotal} vectors but the index at {self.root} has "
+                f"{len(self.passages)} passages; push the index to it again."
+            )
         self.config = config or SearchConfig()
         self.vocabulary: Vocabulary = load_vocabulary()
         self.corrector = SpellingCorrector(self.index.lexical.word_counts)
@@ -269,7 +282,7 @@ class Searcher:
                 vectors = self.embedder.embed([prefix + f.dense_text for f in forms], batch_size=64)
             with _stage(timings, "dense"):
                 if allowed is None:
-                    found_passages = knn(self.index.vectors, vectors, depth)
+                    found_passages = knn(self.vector_store, vectors, depth)
                 else:  # a filtered search is exact over the allowed rows: an ANN index cannot filter well
                     found_passages = _exact_within(self.index.vector_array, allowed, vectors, depth)
             for ranking, found in zip(out, found_passages, strict=True):

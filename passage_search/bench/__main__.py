@@ -1,8 +1,9 @@
-"""python -m passage_search.bench [--quick] [--corpus PATH] [--only build query scale page] [--json OUT]
+"""python -m passage_search.bench [--quick] [--corpus PATH] [--only build query scale page ray] [--json OUT]
 
 Prints a table and writes JSON. Every part runs a baseline in the same process (plain
 sentence-transformers encode + FAISS Flat, as a newcomer would write it) and reports ratios to it,
-because these machines are noisy.
+because these machines are noisy. The ``ray`` part (a local build against a Ray build of the same
+documents, by default the first 300) runs only when asked for with ``--only``.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from typing import Any
 from .common import REPO, SHARED, questions
 
 PARTS = ("build", "query", "scale", "page")
+# Asked for by name only: it needs the [distributed] extra, and its figures answer another question.
+EXTRA_PARTS = ("ray",)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -28,7 +31,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--corpus", type=Path, default=SHARED / "medquad" / "corpus.jsonl",
                     help="a BEIR corpus.jsonl (default: ../shared/data/medquad; the seed corpus if it is absent)")
     ap.add_argument("--docs", type=int, default=None, help="only the first N documents of the corpus")
-    ap.add_argument("--only", nargs="+", choices=PARTS, default=None, help="run only these parts")
+    ap.add_argument("--only", nargs="+", choices=PARTS + EXTRA_PARTS, default=None, help="run only these parts")
     ap.add_argument("--queries", type=int, default=200)
     ap.add_argument("--page-runs", type=int, default=20)
     ap.add_argument("--baseline-sample", type=int, default=3000,
@@ -59,6 +62,7 @@ def main(argv: list[str] | None = None) -> int:
         workdir = args.workdir or Path(tmp)
         from .build_bench import run_build, subset_corpus
 
+        source = corpus
         corpus = subset_corpus(corpus, args.docs, workdir) if corpus.suffix == ".jsonl" else corpus
         index = workdir / "index"
         asked = questions(args.queries)
@@ -78,6 +82,14 @@ def main(argv: list[str] | None = None) -> int:
 
             report["page"] = run_page(index, asked, runs=args.page_runs)
             _print_page(report["page"])
+        if "ray" in parts:
+            from .ray_bench import RAY_DOCS, print_ray, run_ray
+
+            ray_dir = workdir / "ray"
+            ray_corpus = subset_corpus(source, args.docs or RAY_DOCS, ray_dir) if source.suffix == ".jsonl" else source
+            print(f"building {ray_corpus} locally and on Ray ...", flush=True)
+            report["ray"] = run_ray(ray_corpus, ray_dir, backend=args.backend)
+            print_ray(report["ray"])
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(report, indent=2))
     print(f"wrote {args.json}")
