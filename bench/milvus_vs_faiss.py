@@ -75,9 +75,9 @@ def rows(found: list[list[tuple[int, float]]]) -> list[list[Hashable]]:
 
 
 def start_server(folder: Path) -> tuple[subprocess.Popen, str]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    from passage_search.bench.common import free_port
+
+    port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "milvus_lite", "server", "--data-dir", str(folder), "--host", "127.0.0.1",
          "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -224,11 +224,9 @@ def main() -> int:
                 milvus_bm25(uri, medquad, questions, args.n)
     finally:
         if proc is not None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+            from passage_search.bench.common import stop
+
+            stop(proc, timeout=10)
     return 0
 
 

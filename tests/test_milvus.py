@@ -17,6 +17,7 @@ import pytest
 from conftest import SEED_QUESTIONS, FakeEmbedder, write_tree
 
 from passage_search import milvus_store
+from passage_search.bench.common import free_port, stop
 from passage_search.build import build_index
 from passage_search.cli import main
 from passage_search.errors import IndexMismatchError, VectorStoreError
@@ -36,19 +37,13 @@ QUESTIONS = [
 ]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def milvus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A Milvus Lite server on a free port of 127.0.0.1 with a temporary data folder; its URI."""
     from pymilvus import MilvusClient
 
     folder = tmp_path_factory.mktemp("milvus")
-    port = _free_port()
+    port = free_port()
     log_path = folder / "server.log"
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
@@ -72,12 +67,7 @@ def milvus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             MilvusClient(uri=uri, timeout=10).get_server_version()  # listening is not yet answering
             yield uri
         finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            stop(proc, timeout=10)
 
 
 def _unit(x: np.ndarray) -> np.ndarray:
@@ -207,7 +197,7 @@ def test_missing_and_foreign_collections_are_refused(milvus, fake_index):
 
 def test_an_unreachable_server_is_one_sentence(fake_index, monkeypatch):
     monkeypatch.setattr(milvus_store, "CONNECT_TIMEOUT", 1.0)
-    uri = f"http://127.0.0.1:{_free_port()}"
+    uri = f"http://127.0.0.1:{free_port()}"
     started = time.monotonic()
     with pytest.raises(VectorStoreError) as down:
         MilvusVectors.for_index(load_index(fake_index), uri)
@@ -301,7 +291,7 @@ def test_cli_errors_are_one_sentence_and_exit_1(milvus, fake_model, fake_index, 
     search = ["search", "surgery", "--index", str(fake_index)]
     cases = {
         "There is no Milvus collection": [*search, "--vector-store", "milvus", "--uri", milvus, "--collection", "nope"],
-        "Cannot reach Milvus": [*search, "--vector-store", "milvus", "--uri", f"http://127.0.0.1:{_free_port()}"],
+        "Cannot reach Milvus": [*search, "--vector-store", "milvus", "--uri", f"http://127.0.0.1:{free_port()}"],
         "only apply with --vector-store milvus": [*search, "--uri", milvus],
         "Say where Milvus is": ["milvus", "push", "--index", str(fake_index)],
     }

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import random
 import resource
+import socket
+import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -56,3 +58,20 @@ def _texts(path: Path, key: str) -> list[str]:
 
 def ratio(ours: float, baseline: float) -> float | None:
     return round(ours / baseline, 2) if baseline else None
+
+
+def free_port() -> int:
+    """A TCP port of 127.0.0.1 nothing listens on now, for a server a benchmark or test starts."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def stop(proc: subprocess.Popen[bytes], timeout: float = 15) -> None:
+    """Stop a server process: ask (SIGTERM), then insist (SIGKILL) if it has not exited within ``timeout``."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
