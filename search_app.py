@@ -139,11 +139,12 @@ if question:
     started = time.perf_counter()
     try:
         hits = searcher.search(question, k=k, mode=mode, within=within)
-        terms = searcher.analyze(question).terms
     except PassageSearchError as exc:
         st.error(escape_markdown(str(exc)))
         st.stop()
     elapsed = (time.perf_counter() - started) * 1000
+    terms = searcher.analyze(question).terms  # the words to mark; after the clock, which shows the search alone
+    weak = bool(hits) and is_weak(hits)
     notice = query_notice(query or "")
     if notice:
         st.info(notice)
@@ -153,7 +154,7 @@ if question:
     if not hits:
         st.info("No passage matches this question" + (" within the chosen filters." if within is not None else ".")
                 + " Try other words, or browse the topics below.")
-    elif is_weak(hits):
+    elif weak:
         st.warning(
             "No passage answers this question well. Try saying it another way, or browse the topics below; "
             "the closest passages are under “Closest passages anyway”."
@@ -164,7 +165,7 @@ if question:
     else:
         for hit in hits:
             page.card(hit, terms, searcher, question=question, store=store, index_id=index_id)
-    if not hits or is_weak(hits):
+    if not hits or weak:
         with st.expander("Browse topics", expanded=True):
             page.topic_browser(searcher, corpus)
 else:
