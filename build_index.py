@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from passage_search.cli import add_build_arguments, cmd_build, run
+from passage_search.app.cli import add_build_arguments, cmd_build, run
 
 HERE = Path(__file__).resolve().parent
 

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import streamlit as st
 
-from passage_search import page
+from passage_search.app import page
+from passage_search.backends.milvus_store import vectors_from_env
 from passage_search.errors import PassageSearchError, QueryError
-from passage_search.feedback import FeedbackStore, feedback_path
-from passage_search.milvus_store import vectors_from_env
-from passage_search.notices import Notices, corpus_notices, escape_markdown, first_sentence
-from passage_search.searcher import MODES, Searcher, clean_query, is_weak, query_notice
+from passage_search.eval.feedback import FeedbackStore, feedback_path
+from passage_search.ingest.notices import Notices, corpus_notices, escape_markdown, first_sentence
+from passage_search.search.searcher import MODES, Searcher, clean_query, is_weak, query_notice
 
 HERE = Path(__file__).resolve().parent
 INDEX_DIR = Path(os.environ.get("PASSAGE_SEARCH_INDEX", HERE / "index"))
@@ -24,7 +24,7 @@ st.set_page_config(page_title="Passage search", page_icon="🔎", layout="center
 
 def current_generation(index_dir: str) -> str:
     """The generation folder index/current points at now ("" if there is none): a rebuild changes it."""
-    from passage_search.index import resolve
+    from passage_search.index.store import resolve
 
     try:
         return str(resolve(Path(index_dir)))
@@ -37,7 +37,7 @@ def current_generation(index_dir: str) -> str:
 # current index and, for a moment, the one it replaced.
 @st.cache_resource(show_spinner="Loading the search index…", max_entries=2)
 def load_searcher(index_dir: str, generation: str) -> Searcher:
-    from passage_search.searcher import serve_one_question_at_a_time
+    from passage_search.search.searcher import serve_one_question_at_a_time
 
     serve_one_question_at_a_time()  # several people share two cores; see the function's measurements
     # FAISS from the index folder, or Milvus when PASSAGE_SEARCH_VECTOR_STORE=milvus (README, "Milvus").
@@ -64,7 +64,7 @@ def feedback_store(path: str) -> FeedbackStore:
 
 @st.cache_data(ttl=60, show_spinner=False)
 def stale_reason(index_dir: str, corpus: str, generation: str) -> str | None:
-    from passage_search.build import staleness
+    from passage_search.index.build import staleness
 
     return staleness(Path(corpus), Path(index_dir)) if corpus and Path(corpus).exists() else None
 

@@ -38,10 +38,10 @@ def main() -> int:
     ap.add_argument("--json", type=Path, default=ROOT / "bench-out" / "weak_match.json")
     args = ap.parse_args()
 
-    from passage_search.beir import load_beir
-    from passage_search.build import build_index
-    from passage_search.evaluate import EVAL_OUT, prepare_index
-    from passage_search.searcher import Searcher, serve_one_question_at_a_time
+    from passage_search.eval.beir import load_beir
+    from passage_search.eval.evaluate import EVAL_OUT, prepare_index
+    from passage_search.index.build import build_index
+    from passage_search.search.searcher import Searcher, serve_one_question_at_a_time
 
     serve_one_question_at_a_time()
     data = ROOT / "tests" / "data"

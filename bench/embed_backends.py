@@ -33,10 +33,10 @@ def main() -> int:
 
     import numpy as np
 
-    from passage_search.embedder import SentenceTransformerEmbedder
-    from passage_search.onnx_embedder import OnnxEmbedder
-    from passage_search.readers import read_corpus
-    from passage_search.splitter import embedding_text, make_passages
+    from passage_search.embed.embedder import SentenceTransformerEmbedder
+    from passage_search.embed.onnx_backend import OnnxEmbedder
+    from passage_search.ingest.readers import read_corpus
+    from passage_search.ingest.splitter import embedding_text, make_passages
 
     queries_file = args.queries or args.corpus.with_name("queries.jsonl")
     questions = [json.loads(line)["text"] for line in queries_file.read_text("utf-8").splitlines() if line][: args.q]

@@ -55,7 +55,7 @@ class HashEmbedder:
 
 def timed(fn: Callable[[int], object], n: int) -> tuple[float, float]:
     """p50 and p95 milliseconds of ``fn(0) ... fn(n - 1)``."""
-    from passage_search.evaluate import percentile
+    from passage_search.eval.evaluate import percentile
 
     ms = []
     for i in range(n):
@@ -93,9 +93,9 @@ def start_server(folder: Path) -> tuple[subprocess.Popen, str]:
 
 
 def compare_searchers(label: str, index: Path, uri: str, questions: list[str], n: int, embedder=None) -> None:
-    from passage_search.milvus_push import push
-    from passage_search.milvus_store import opener
-    from passage_search.searcher import Searcher
+    from passage_search.backends.milvus_push import push
+    from passage_search.backends.milvus_store import opener
+    from passage_search.search.searcher import Searcher
 
     s = push(index, uri, "bench_" + label)
     print(f"{label}: pushed {s.rows} vectors in {s.seconds:.1f} s ({s.vectors_per_second:,.0f} vectors/s)")
@@ -119,9 +119,9 @@ def compare_searchers(label: str, index: Path, uri: str, questions: list[str], n
 def random_vectors(uri: str, n: int, rounds: int) -> None:
     import faiss
 
-    from passage_search.milvus_push import push_vectors
-    from passage_search.milvus_store import MilvusVectors, StoreIdentity
-    from passage_search.topk import knn
+    from passage_search.backends.milvus_push import push_vectors
+    from passage_search.backends.milvus_store import MilvusVectors, StoreIdentity
+    from passage_search.index.topk import knn
 
     rng = np.random.default_rng(0)
     corpus = rng.standard_normal((n, 384)).astype(np.float32)
@@ -146,8 +146,8 @@ def milvus_bm25(uri: str, index: Path, questions: list[str], n: int) -> None:
     """Milvus's BM25 function fed our analysed terms (Milvus Lite has no stemmer), against bm25s."""
     from pymilvus import DataType, Function, FunctionType, MilvusClient
 
-    from passage_search.lexical import analyze, lexical_text
-    from passage_search.searcher import Searcher
+    from passage_search.index.lexical import analyze, lexical_text
+    from passage_search.search.searcher import Searcher
 
     searcher = Searcher(index, embedder=HashEmbedder())
     client = MilvusClient(uri=uri)
@@ -195,8 +195,8 @@ def main() -> int:
     ap.add_argument("--parts", default="bundled,random,medquad,bm25", help="which parts to run (default: all)")
     args = ap.parse_args()
 
-    from passage_search.build import build_index
-    from passage_search.searcher import serve_one_question_at_a_time
+    from passage_search.index.build import build_index
+    from passage_search.search.searcher import serve_one_question_at_a_time
 
     serve_one_question_at_a_time()
     args.work.mkdir(parents=True, exist_ok=True)

@@ -28,9 +28,9 @@ def main() -> int:
     ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's own choice)")
     args = ap.parse_args()
 
-    from passage_search.embedder import set_torch_threads
-    from passage_search.evaluate import percentile
-    from passage_search.searcher import MODES, Searcher
+    from passage_search.embed.embedder import set_torch_threads
+    from passage_search.eval.evaluate import percentile
+    from passage_search.search.searcher import MODES, Searcher
 
     if args.threads:
         set_torch_threads(args.threads)

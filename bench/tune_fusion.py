@@ -22,9 +22,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from passage_search.beir import Dataset, load_beir  # noqa: E402
-from passage_search.evaluate import prepare_index  # noqa: E402
-from passage_search.searcher import SearchConfig, Searcher, fuse  # noqa: E402
+from passage_search.eval.beir import Dataset, load_beir  # noqa: E402
+from passage_search.eval.evaluate import prepare_index  # noqa: E402
+from passage_search.search.searcher import SearchConfig, Searcher, fuse  # noqa: E402
 
 DEPTH = 100
 

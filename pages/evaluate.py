@@ -7,11 +7,11 @@ from pathlib import Path
 
 import streamlit as st
 
-from passage_search import beir
-from passage_search import evaluate as ev
 from passage_search.errors import PassageSearchError
-from passage_search.notices import escape_markdown
-from passage_search.report import recall_figure, table_rows, worst_first, write_report
+from passage_search.eval import beir
+from passage_search.eval import evaluate as ev
+from passage_search.eval.report import recall_figure, table_rows, worst_first, write_report
+from passage_search.ingest.notices import escape_markdown
 
 HERE = Path(__file__).resolve().parents[1]
 OUT = Path(os.environ.get("PASSAGE_SEARCH_EVAL_OUT", HERE / "eval-out"))
@@ -35,7 +35,7 @@ if st.button("Run", type="primary", disabled=not (modes and folder)):
         if done % 20 == 0 or done == total:
             bar.progress(done / total, text=f"{mode}: {done} of {total} questions")
 
-    from passage_search.searcher import serve_one_question_at_a_time
+    from passage_search.search.searcher import serve_one_question_at_a_time
 
     serve_one_question_at_a_time()
     try:

@@ -153,7 +153,7 @@ def truncate_passages(index: Path) -> None:
 def future_format(index: Path) -> None:
     import json
 
-    from passage_search.index import FORMAT_VERSION
+    from passage_search.index.store import FORMAT_VERSION
 
     path = _generation(index) / "manifest.json"
     data = json.loads(path.read_text("utf-8"))
@@ -185,7 +185,7 @@ def tiny_corpus(tmp_path: Path) -> Path:
 @pytest.fixture
 def fake_index(tiny_corpus: Path, tmp_path: Path, fake_embedder: FakeEmbedder) -> Path:
     """An index folder built from the tiny corpus with the fake embedder."""
-    from passage_search.build import build_index
+    from passage_search.index.build import build_index
 
     out = tmp_path / "index"
     build_index(tiny_corpus, out, embedder=fake_embedder)
@@ -198,7 +198,7 @@ def fake_index(tiny_corpus: Path, tmp_path: Path, fake_embedder: FakeEmbedder) -
 @pytest.fixture(scope="session")
 def real_embedder():
     """The packaged model on the default backend: what a user's build and page use."""
-    from passage_search.embedder import make_embedder
+    from passage_search.embed.embedder import make_embedder
 
     return make_embedder()
 
@@ -206,7 +206,7 @@ def real_embedder():
 @pytest.fixture(scope="session")
 def real_index(tmp_path_factory: pytest.TempPathFactory, real_embedder) -> Path:
     """The bundled corpus/ indexed with the packaged all-MiniLM-L6-v2, in a session temp folder."""
-    from passage_search.build import build_index
+    from passage_search.index.build import build_index
 
     out = tmp_path_factory.mktemp("real") / "index"
     build_index(CORPUS, out, embedder=real_embedder)
@@ -215,6 +215,6 @@ def real_index(tmp_path_factory: pytest.TempPathFactory, real_embedder) -> Path:
 
 @pytest.fixture(scope="session")
 def real_searcher(real_index: Path, real_embedder):
-    from passage_search.searcher import Searcher
+    from passage_search.search.searcher import Searcher
 
     return Searcher(real_index, embedder=real_embedder)

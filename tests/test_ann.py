@@ -10,13 +10,13 @@ import numpy as np
 import pytest
 from conftest import REPO, FakeEmbedder
 
-from passage_search import ann, build
-from passage_search.bench_scale import clustered
-from passage_search.build import build_index, staleness
-from passage_search.cli import main
+from passage_search.app.cli import main
+from passage_search.bench.scale import clustered
 from passage_search.errors import IndexMismatchError
-from passage_search.index import load_index, read_manifest, resolve
-from passage_search.topk import knn
+from passage_search.index import ann, build
+from passage_search.index.build import build_index, staleness
+from passage_search.index.store import load_index, read_manifest, resolve
+from passage_search.index.topk import knn
 
 DIM = 64
 
@@ -146,7 +146,7 @@ def test_index_type_flag_reaches_the_manifest(monkeypatch, tiny_corpus, tmp_path
 def test_bench_scale_quick_runs_and_writes_json(tmp_path):
     out = tmp_path / "scale.json"
     proc = subprocess.run(
-        [sys.executable, "-m", "passage_search.bench_scale", "--quick", "--json", str(out)],
+        [sys.executable, "-m", "passage_search.bench.scale", "--quick", "--json", str(out)],
         cwd=REPO, capture_output=True, text=True, timeout=300,
     )
     assert proc.returncode == 0, proc.stderr

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from conftest import FakeEmbedder, write_tree
 
-from passage_search.build import build_index
 from passage_search.errors import BuildLockedError
-from passage_search.searcher import Searcher
+from passage_search.index.build import build_index
+from passage_search.search.searcher import Searcher
 
 TESTS = Path(__file__).resolve().parent
 QUESTIONS = ["limb sparing surgery", "radiation before surgery", "nausea and appetite", "follow up visits"]
@@ -36,8 +36,8 @@ CHILD = textwrap.dedent(
     from pathlib import Path
     sys.path.insert(0, {tests!r})
     from conftest import FakeEmbedder
-    import passage_search.index as index
-    from passage_search.build import build_index
+    import passage_search.index.store as index
+    from passage_search.index.build import build_index
 
     class Slow(FakeEmbedder):
         started = False

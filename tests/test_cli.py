@@ -11,8 +11,8 @@ import time
 import pytest
 from conftest import DAMAGE, REPO, FakeEmbedder, write_tree
 
-from passage_search.cli import main
-from passage_search.index import load_index
+from passage_search.app.cli import main
+from passage_search.index.store import load_index
 
 
 @pytest.fixture
@@ -22,9 +22,9 @@ def fake_model(monkeypatch):
     def make(model=None, **_kwargs):
         return FakeEmbedder(name=model or "fake-hash")
 
-    monkeypatch.setattr("passage_search.build.make_embedder", make)
-    monkeypatch.setattr("passage_search.searcher.make_embedder", make)
-    monkeypatch.setattr("passage_search.embedder.make_embedder", make)
+    monkeypatch.setattr("passage_search.index.build.make_embedder", make)
+    monkeypatch.setattr("passage_search.search.searcher.make_embedder", make)
+    monkeypatch.setattr("passage_search.embed.embedder.make_embedder", make)
 
 
 def run_python(*args: str, timeout: float = 60) -> tuple[subprocess.CompletedProcess, float]:
@@ -107,7 +107,7 @@ def test_help_subprocess_is_fast():
 def test_help_does_not_import_the_model_stack():
     code = (
         "import sys\n"
-        "from passage_search.cli import main\n"
+        "from passage_search.app.cli import main\n"
         "try:\n    main(['search', '--help'])\nexcept SystemExit:\n    pass\n"
         "heavy = ('torch', 'sentence_transformers', 'faiss', 'streamlit')\n"
         "print(sorted(m for m in heavy if m in sys.modules))"
@@ -160,8 +160,8 @@ def test_search_on_a_damaged_index_subprocess_exits_1_with_one_line(fake_index, 
 
 def _index_of_the_packaged_model(tiny_corpus, tmp_path, problem):
     """An index whose manifest names the packaged model, with another fingerprint or vector size."""
-    from passage_search.build import build_index
-    from passage_search.embedder import DEFAULT_MODEL, default_model_path, model_fingerprint
+    from passage_search.embed.embedder import DEFAULT_MODEL, default_model_path, model_fingerprint
+    from passage_search.index.build import build_index
 
     fingerprint = model_fingerprint(default_model_path())
     made_by = {
@@ -193,7 +193,7 @@ def test_search_with_another_model_subprocess_exits_1_before_loading_it(tiny_cor
 
 
 def test_search_with_another_fake_model_exits_1_with_one_line(fake_model, tiny_corpus, tmp_path, capsys):
-    from passage_search.build import build_index
+    from passage_search.index.build import build_index
 
     build_index(tiny_corpus, tmp_path / "idx", embedder=FakeEmbedder(dimension=32, fingerprint="other-32"))
     rc = main(["search", "surgery", "--index", str(tmp_path / "idx")])

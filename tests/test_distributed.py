@@ -16,14 +16,14 @@ import numpy as np
 import pytest
 from conftest import CORPUS, SEED_QUESTIONS, FakeEmbedder
 
-from passage_search.build import BuildResult, build_index
-from passage_search.cli import main
-from passage_search.distributed import SHARDS, RayEngine, build_with_ray, read_shards
+from passage_search.app.cli import main
+from passage_search.backends.ray_cluster import start_local_ray
+from passage_search.backends.ray_engine import SHARDS, RayEngine, build_with_ray, read_shards
 from passage_search.errors import DistributedError, ModelError
-from passage_search.index import load_index, resolve
+from passage_search.index.build import BuildResult, build_index
+from passage_search.index.store import load_index, resolve
 from passage_search.passage import text_hash
-from passage_search.ray_cluster import start_local_ray
-from passage_search.searcher import Searcher
+from passage_search.search.searcher import Searcher
 
 QUESTIONS = ["limb sparing surgery", "nausea in the morning", "radiation before surgery", "appetite", "care plan 7"]
 
@@ -152,7 +152,7 @@ def test_a_shard_of_other_texts_is_refused(tmp_path):
 
 
 def test_a_local_ray_gets_a_private_token_not_a_file_in_home(monkeypatch, tmp_path):
-    from passage_search import ray_cluster
+    from passage_search.backends import ray_cluster
 
     monkeypatch.setenv("HOME", str(tmp_path))
     for name in ("RAY_AUTH_MODE", "RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH"):

@@ -9,9 +9,9 @@ from math import log2
 import pytest
 from conftest import CORPUS, REPO, SEED_QUESTIONS, FakeEmbedder, live_markup
 
-from passage_search import beir
-from passage_search import evaluate as ev
-from passage_search.report import format_table, worst_first, write_report
+from passage_search.eval import beir
+from passage_search.eval import evaluate as ev
+from passage_search.eval.report import format_table, worst_first, write_report
 
 TINY = REPO / "tests" / "data" / "tiny_beir"
 SEED_BEIR = REPO / "tests" / "data" / "seed_beir"
@@ -138,7 +138,7 @@ def test_seed_dataset_is_one_document_per_section_and_matches_the_checked_in_cop
     assert len(ds.queries) == len(questions) and ds.ignored_queries == 0  # every question finds its section
     for (qid, rel), question in zip(ds.qrels.items(), questions, strict=True):
         assert [ds.corpus[d].title for d in rel] == [" › ".join(question["heading_path"])], qid
-    from passage_search.readers import read_corpus
+    from passage_search.ingest.readers import read_corpus
 
     assert [d.text for d in ds.corpus.values()] == [s.text for s in read_corpus(CORPUS).sections]
     on_disk = beir.load_beir(SEED_BEIR)  # regenerate with write_beir(seed_dataset(...), ...) if this fails
@@ -218,7 +218,7 @@ def test_unknown_mode_is_refused_before_any_work(tmp_path):
 
 
 def test_cmd_eval_prints_the_table_and_writes_the_report(monkeypatch, tmp_path, capsys):
-    monkeypatch.setattr("passage_search.embedder.make_embedder", lambda model=None, **_: FakeEmbedder())
+    monkeypatch.setattr("passage_search.embed.embedder.make_embedder", lambda model=None, **_: FakeEmbedder())
     parser = argparse.ArgumentParser()
     ev.add_eval_parser(parser.add_subparsers())
     args = parser.parse_args(["eval", str(TINY), "--mode", "dense", "-k", "20", "--out", str(tmp_path), "-q"])

@@ -11,13 +11,13 @@ import time
 import pytest
 from conftest import FakeEmbedder
 
-from passage_search import feedback
-from passage_search.beir import load_beir
-from passage_search.cli import main
+from passage_search.app.cli import main
 from passage_search.errors import FeedbackError, QueryError
-from passage_search.feedback import FeedbackStore, Judgment, export_beir, feedback_path, query_id
+from passage_search.eval import feedback
+from passage_search.eval.beir import load_beir
+from passage_search.eval.feedback import FeedbackStore, Judgment, export_beir, feedback_path, query_id
 from passage_search.passage import Hit, Passage
-from passage_search.searcher import Searcher
+from passage_search.search.searcher import Searcher
 
 COLUMNS = {"query", "passage_id", "doc_id", "heading_path", "passage_text", "label", "index_id", "day"}
 
@@ -35,7 +35,7 @@ def fake_model(monkeypatch):
     def make(model=None, **_kwargs):
         return FakeEmbedder(name=model or "fake-hash")
 
-    for where in ("build", "searcher", "embedder"):
+    for where in ("index.build", "search.searcher", "embed.embedder"):
         monkeypatch.setattr(f"passage_search.{where}.make_embedder", make)
 
 
@@ -308,7 +308,7 @@ def test_feedback_help_does_not_import_the_model_stack():
 
     code = (
         "import sys\n"
-        "from passage_search.cli import main\n"
+        "from passage_search.app.cli import main\n"
         "try:\n    main(['feedback', 'export', '--help'])\nexcept SystemExit:\n    pass\n"
         "heavy = ('torch', 'sentence_transformers', 'faiss', 'streamlit', 'numpy')\n"
         "print(sorted(m for m in heavy if m in sys.modules))"

@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 from conftest import FakeEmbedder
 
-from passage_search.build import BuildResult, build_index
-from passage_search.cli import main
-from passage_search.index import heading_paths, load_index
-from passage_search.searcher import Searcher
-from passage_search.splitter import embedding_text
+from passage_search.app.cli import main
+from passage_search.index.build import BuildResult, build_index
+from passage_search.index.store import heading_paths, load_index
+from passage_search.ingest.splitter import embedding_text
+from passage_search.search.searcher import Searcher
 
 QUESTIONS = ["limb sparing surgery", "nausea in the morning", "radiation before surgery", "appetite"]
 
@@ -267,8 +267,8 @@ def counting_model(monkeypatch) -> list[CountingEmbedder]:
         made.append(CountingEmbedder(name=model or "fake-hash"))
         return made[-1]
 
-    monkeypatch.setattr("passage_search.build.make_embedder", make)
-    monkeypatch.setattr("passage_search.embedder.make_embedder", make)
+    monkeypatch.setattr("passage_search.index.build.make_embedder", make)
+    monkeypatch.setattr("passage_search.embed.embedder.make_embedder", make)
     return made
 
 

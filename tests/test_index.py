@@ -13,12 +13,12 @@ import pytest
 from conftest import FakeEmbedder
 
 import passage_search
-from passage_search.build import build_index, corpus_fingerprint, staleness
 from passage_search.errors import CorpusError, IndexMismatchError, IndexNotFoundError
-from passage_search.index import FORMAT_VERSION, load_index, read_manifest
-from passage_search.readers import read_corpus
-from passage_search.searcher import Searcher
-from passage_search.splitter import embedding_text, make_passages
+from passage_search.index.build import build_index, corpus_fingerprint, staleness
+from passage_search.index.store import FORMAT_VERSION, load_index, read_manifest
+from passage_search.ingest.readers import read_corpus
+from passage_search.ingest.splitter import embedding_text, make_passages
+from passage_search.search.searcher import Searcher
 
 
 def generation(index: Path) -> Path:
@@ -171,7 +171,7 @@ def test_building_an_empty_corpus_is_refused_with_the_formats_to_add(tmp_path):
 
 
 def test_an_index_from_an_older_format_is_refused_and_reported_stale(fake_index, tiny_corpus):
-    from passage_search.build import staleness
+    from passage_search.index.build import staleness
 
     path = fake_index / "current" / "manifest.json"
     data = json.loads(path.read_text("utf-8"))

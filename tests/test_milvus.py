@@ -16,16 +16,16 @@ import numpy as np
 import pytest
 from conftest import SEED_QUESTIONS, FakeEmbedder, write_tree
 
-from passage_search import milvus_store
+from passage_search.app.cli import main
+from passage_search.backends import milvus_store
+from passage_search.backends.milvus_push import push, push_vectors
+from passage_search.backends.milvus_store import MilvusVectors, StoreIdentity, opener, vectors_from_env
 from passage_search.bench.common import free_port, stop
-from passage_search.build import build_index
-from passage_search.cli import main
 from passage_search.errors import IndexMismatchError, VectorStoreError
-from passage_search.index import load_index
-from passage_search.milvus_push import push, push_vectors
-from passage_search.milvus_store import MilvusVectors, StoreIdentity, opener, vectors_from_env
-from passage_search.searcher import MODES, Searcher
-from passage_search.topk import knn
+from passage_search.index.build import build_index
+from passage_search.index.store import load_index
+from passage_search.index.topk import knn
+from passage_search.search.searcher import MODES, Searcher
 
 QUESTIONS = [
     "radiation therapy before surgery",
@@ -268,7 +268,7 @@ def fake_model(monkeypatch):
     def make(model=None, **_kwargs):
         return FakeEmbedder(name=model or "fake-hash")
 
-    monkeypatch.setattr("passage_search.searcher.make_embedder", make)
+    monkeypatch.setattr("passage_search.search.searcher.make_embedder", make)
 
 
 def test_cli_push_then_search_round_trip(milvus, fake_model, fake_index, capsys):

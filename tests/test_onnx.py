@@ -14,14 +14,14 @@ import numpy as np
 import pytest
 from conftest import CORPUS, REPO, SEED_QUESTIONS
 
-from passage_search import onnx_embedder
-from passage_search.build import build_index
-from passage_search.embedder import SentenceTransformerEmbedder, make_embedder, resolve_backend
+from passage_search.embed import onnx_backend as onnx_embedder
+from passage_search.embed.embedder import SentenceTransformerEmbedder, make_embedder, resolve_backend
+from passage_search.embed.onnx_backend import META_FILE, MODEL_FILE, OnnxEmbedder
 from passage_search.errors import IndexMismatchError, ModelError
-from passage_search.index import load_index
-from passage_search.onnx_embedder import META_FILE, MODEL_FILE, OnnxEmbedder
-from passage_search.readers import read_corpus
-from passage_search.searcher import Searcher
+from passage_search.index.build import build_index
+from passage_search.index.store import load_index
+from passage_search.ingest.readers import read_corpus
+from passage_search.search.searcher import Searcher
 
 pytestmark = pytest.mark.model
 
@@ -82,7 +82,7 @@ def test_fp32_gives_the_torch_vectors_and_keeps_the_fingerprint(fp32, torch_embe
 
 
 def test_token_counts_are_the_tokenizers_untruncated_ones(fp32, torch_embedder, sentences):
-    from passage_search.embedder import _token_counter
+    from passage_search.embed.embedder import _token_counter
 
     reference = _token_counter(torch_embedder.model.tokenizer)
     long_text = " ".join(sentences)
@@ -179,7 +179,7 @@ def test_an_int8_index_refuses_fp32_questions_and_records_its_backend(fp32, cach
 def test_metadata_and_cached_onnx_need_no_torch(fp32, xdg):
     code = (
         "import sys\n"
-        "from passage_search.embedder import SentenceTransformerEmbedder, make_embedder\n"
+        "from passage_search.embed.embedder import SentenceTransformerEmbedder, make_embedder\n"
         "st = SentenceTransformerEmbedder()\n"
         "print(st.dimension, st.max_tokens, st.count_tokens('will they have to take my leg off?'))\n"
         "print(make_embedder(backend='onnx', threads=1).embed(['chemo side effects']).shape)\n"

@@ -127,7 +127,7 @@ def test_a_rebuilt_index_is_picked_up_without_a_restart(monkeypatch, tmp_path, r
 
     from conftest import CORPUS
 
-    from passage_search.build import build_index
+    from passage_search.index.build import build_index
 
     corpus = tmp_path / "corpus"
     shutil.copytree(CORPUS, corpus)
@@ -165,7 +165,7 @@ def fake_page_model(monkeypatch):
     """The page makes its model the way the CLI does (searcher.make_embedder); it gets the fake one."""
     from conftest import FakeEmbedder
 
-    monkeypatch.setattr("passage_search.searcher.make_embedder", lambda model=None, **_kwargs: FakeEmbedder())
+    monkeypatch.setattr("passage_search.search.searcher.make_embedder", lambda model=None, **_kwargs: FakeEmbedder())
 
 
 def cards(at: AppTest) -> list[str]:
@@ -173,7 +173,7 @@ def cards(at: AppTest) -> list[str]:
 
 
 def test_live_markup_finds_what_escaping_removes():
-    from passage_search.notices import escape_markdown
+    from passage_search.ingest.notices import escape_markdown
 
     assert live_markup(PAYLOAD)
     assert live_markup("\\\\$x$")  # an escaped backslash does not escape the "$" after it
@@ -185,7 +185,7 @@ def test_hostile_corpus_text_is_shown_literally(monkeypatch, tmp_path, fake_page
 
     from conftest import FakeEmbedder, write_tree
 
-    from passage_search.build import build_index
+    from passage_search.index.build import build_index
 
     corpus = write_tree(
         tmp_path / "corpus",
@@ -235,8 +235,8 @@ def test_a_broken_index_shows_one_error_with_the_rebuild_hint(
 ):
     from conftest import FakeEmbedder
 
-    from passage_search.build import build_index
-    from passage_search.index import BUILD_HINT
+    from passage_search.index.build import build_index
+    from passage_search.index.store import BUILD_HINT
 
     # The message names the index folder, so the folder's name must reach the page as written.
     index = tmp_path / "index $x^2$ [c](javascript:alert(1))"
@@ -307,8 +307,8 @@ def test_hostile_question_is_echoed_escaped_with_the_fake_model(monkeypatch, fak
 
 
 def test_the_starting_page_offers_example_questions_and_the_topic_tree(monkeypatch, fake_index, fake_page_model):
-    from passage_search.index import load_index
-    from passage_search.topics import example_searches
+    from passage_search.index.store import load_index
+    from passage_search.search.topics import example_searches
 
     at = open_page(monkeypatch, fake_index)
     assert starting_page(at)
@@ -367,8 +367,8 @@ def test_the_topic_filter_keeps_only_passages_under_that_heading(monkeypatch, fa
 
 
 def test_each_card_has_a_copy_box_with_headings_text_and_source_and_details(monkeypatch, fake_index, fake_page_model):
-    from passage_search.page import copy_text
-    from passage_search.searcher import Searcher
+    from passage_search.app.page import copy_text
+    from passage_search.search.searcher import Searcher
 
     at = ask(open_page(monkeypatch, fake_index), "limb-sparing surgery")
     hits = Searcher(fake_index, embedder=__import__("conftest").FakeEmbedder()).search("limb-sparing surgery", k=5)
@@ -380,7 +380,7 @@ def test_each_card_has_a_copy_box_with_headings_text_and_source_and_details(monk
 
 
 def test_matched_words_are_marked_in_the_cards(monkeypatch, fake_index, fake_page_model):
-    from passage_search.highlight import MARK_OPEN
+    from passage_search.search.highlight import MARK_OPEN
 
     at = ask(open_page(monkeypatch, fake_index), "limb-sparing surgery")
     body = [m.value for m in at.markdown if MARK_OPEN in m.value]
@@ -394,7 +394,7 @@ def test_feedback_is_off_by_default_and_writes_nothing(monkeypatch, fake_index, 
 
 
 def test_feedback_when_turned_on_stores_the_judgment(monkeypatch, fake_index, fake_page_model, tmp_path):
-    from passage_search.feedback import FeedbackStore
+    from passage_search.eval.feedback import FeedbackStore
 
     db = tmp_path / "fb" / "feedback.sqlite"
     monkeypatch.setenv("PASSAGE_SEARCH_FEEDBACK", str(db))

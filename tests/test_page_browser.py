@@ -174,8 +174,8 @@ def test_the_copy_button_copies_headings_passage_and_source(page, server):
 def test_feedback_export_and_eval_round_trip(page, server, feedback_db, real_index, tmp_path, monkeypatch):
     from playwright.sync_api import expect
 
-    from passage_search.cli import main
-    from passage_search.feedback import FeedbackStore
+    from passage_search.app.cli import main
+    from passage_search.eval.feedback import FeedbackStore
 
     box = open_page(page, server)
     box.fill("will they have to take my leg off?")

@@ -12,7 +12,7 @@ import pytest
 from conftest import CORPUS, REPO, TITLE, write_tree
 
 from passage_search.errors import CorpusError
-from passage_search.readers import parse_beir_jsonl, parse_html, parse_md, parse_txt, read_corpus
+from passage_search.ingest.readers import parse_beir_jsonl, parse_html, parse_md, parse_txt, read_corpus
 
 SEED_TXT = """\
 Treatments for soft tissue sarcoma
@@ -320,7 +320,7 @@ def test_a_50_mb_page_is_skipped_with_its_size_and_the_rest_is_read(tmp_path):
 
 
 def test_a_large_beir_corpus_has_no_size_limit(tmp_path, monkeypatch):
-    from passage_search import readers
+    from passage_search.ingest import readers
 
     monkeypatch.setattr(readers, "MAX_FILE_BYTES", 10)
     corpus = write_tree(tmp_path / "corpus", {"corpus.jsonl": '{"_id": "d1", "title": "Care", "text": "Rest."}\n'})
@@ -365,7 +365,7 @@ def test_an_unreadable_file_is_skipped_with_a_reason_and_the_rest_is_read(tmp_pa
     )
     (corpus / "locked.md").chmod(0)
     code = (
-        "import json, sys; from passage_search.readers import read_corpus; r = read_corpus(__import__('pathlib')"
+        "import json, sys; from passage_search.ingest.readers import read_corpus; r = read_corpus(__import__('pathlib')"
         ".Path(sys.argv[1])); print(json.dumps({'documents': r.documents, 'skipped': r.skipped}))"
     )
     env = {**os.environ, "PYTHONPATH": str(REPO)}
@@ -401,7 +401,7 @@ def test_an_empty_file_is_skipped_as_empty(tmp_path, content):
 def test_a_truly_empty_folder_is_refused_in_one_sentence(tmp_path):
     from conftest import FakeEmbedder
 
-    from passage_search.build import build_index
+    from passage_search.index.build import build_index
 
     (tmp_path / "corpus").mkdir()
     with pytest.raises(CorpusError) as info:

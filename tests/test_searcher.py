@@ -8,10 +8,10 @@ from dataclasses import replace
 import pytest
 from conftest import FakeEmbedder, write_tree
 
-from passage_search.build import build_index
 from passage_search.errors import QueryError
-from passage_search.notices import is_notice
-from passage_search.searcher import Searcher
+from passage_search.index.build import build_index
+from passage_search.ingest.notices import is_notice
+from passage_search.search.searcher import Searcher
 
 
 @pytest.fixture

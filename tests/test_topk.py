@@ -6,7 +6,7 @@ import faiss
 import numpy as np
 import pytest
 
-from passage_search.topk import exact_top_k, knn
+from passage_search.index.topk import exact_top_k, knn
 
 
 def unit_rows(rng: np.random.Generator, n: int, d: int) -> np.ndarray:

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .common import REPO, SHARED, questions
+from passage_search.bench.common import REPO, SHARED, questions
 
 PARTS = ("build", "query", "scale", "page")
 # Asked for by name only: it needs the [distributed] extra, and its figures answer another question.
@@ -60,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
                               "corpus": str(corpus), "quick": args.quick}
     with tempfile.TemporaryDirectory(prefix="passage-search-bench-") as tmp:
         workdir = args.workdir or Path(tmp)
-        from .build_bench import run_build, subset_corpus
+        from passage_search.bench.build_bench import run_build, subset_corpus
 
         source = corpus
         corpus = subset_corpus(corpus, args.docs, workdir) if corpus.suffix == ".jsonl" else corpus
@@ -71,19 +71,19 @@ def main(argv: list[str] | None = None) -> int:
             report["build"] = run_build(corpus, workdir, baseline_sample=args.baseline_sample, backend=args.backend)
             _print_build(report["build"])
         if "query" in parts:
-            from .query_bench import run_queries
+            from passage_search.bench.query_bench import run_queries
 
             report["query"] = run_queries(index, asked, backend=args.backend)
             _print_query(report["query"])
         if "scale" in parts:
             report["scale"] = _run_scale(args.scale_sizes, workdir, quick=args.quick)
         if "page" in parts:
-            from .page_bench import run_page
+            from passage_search.bench.page_bench import run_page
 
             report["page"] = run_page(index, asked, runs=args.page_runs)
             _print_page(report["page"])
         if "ray" in parts:
-            from .ray_bench import RAY_DOCS, print_ray, run_ray
+            from passage_search.bench.ray_bench import RAY_DOCS, print_ray, run_ray
 
             ray_dir = workdir / "ray"
             ray_corpus = subset_corpus(source, args.docs or RAY_DOCS, ray_dir) if source.suffix == ".jsonl" else source
@@ -104,7 +104,7 @@ def _cpus() -> int:
 
 def _run_scale(sizes: str, workdir: Path, *, quick: bool) -> dict[str, Any]:
     out = workdir / "scale.json"
-    cmd = [sys.executable, "-m", "passage_search.bench_scale", "--json", str(out)]
+    cmd = [sys.executable, "-m", "passage_search.bench.scale", "--json", str(out)]
     cmd += ["--quick"] if quick else ["--sizes", sizes]
     started = time.perf_counter()
     subprocess.run(cmd, check=True)

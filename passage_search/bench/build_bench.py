@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .common import peak_rss_mb, ratio
+from passage_search.bench.common import peak_rss_mb, ratio
 
 
 def subset_corpus(corpus: Path, docs: int | None, workdir: Path) -> Path:
@@ -60,10 +60,10 @@ def run_build(corpus: Path, workdir: Path, *, baseline_sample: int, backend: str
     import faiss
     import numpy as np
 
-    from ..build import build_index
-    from ..embedder import default_model_path
-    from ..index import load_index, resolve
-    from ..splitter import embedding_text
+    from passage_search.embed.embedder import default_model_path
+    from passage_search.index.build import build_index
+    from passage_search.index.store import load_index, resolve
+    from passage_search.ingest.splitter import embedding_text
 
     out = workdir / "index"
     kwargs: dict[str, Any] = {"backend": backend} if backend else {}

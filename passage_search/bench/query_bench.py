@@ -6,7 +6,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .common import percentiles, ratio
+from passage_search.bench.common import percentiles, ratio
 
 STAGES = ("analyze", "encode", "dense", "heading", "lexical", "fusion")
 
@@ -15,8 +15,8 @@ def run_queries(index: Path, questions: list[str], *, k: int = 10, backend: str 
     import faiss
     import numpy as np
 
-    from ..embedder import default_model_path
-    from ..searcher import MODES, Searcher, serve_one_question_at_a_time
+    from passage_search.embed.embedder import default_model_path
+    from passage_search.search.searcher import MODES, Searcher, serve_one_question_at_a_time
 
     serve_one_question_at_a_time()
     searcher = Searcher(index, backend=backend)
@@ -75,7 +75,7 @@ def _all_vectors(index: Path, vectors: Any) -> Any:
     """Every passage vector: the plain array beside the index if there is one, else FAISS's copy."""
     import numpy as np
 
-    from ..index import resolve
+    from passage_search.index.store import resolve
 
     plain = resolve(index) / "vectors.npy"
     if plain.is_file():

@@ -6,7 +6,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .common import ratio
+from passage_search.bench.common import ratio
 
 # Documents the Ray part builds unless --docs says otherwise: enough for the actor pool's start to be a
 # part of the time, not all of it.
@@ -17,10 +17,10 @@ def run_ray(corpus: Path, workdir: Path, *, backend: str | None) -> dict[str, An
     """A full local build, then a full Ray build (starting a local Ray on every CPU) of ``corpus``."""
     import numpy as np
 
-    from ..build import build_index
-    from ..distributed import SHARDS, RayEngine
-    from ..embedder import make_embedder
-    from ..index import load_index
+    from passage_search.backends.ray_engine import SHARDS, RayEngine
+    from passage_search.embed.embedder import make_embedder
+    from passage_search.index.build import build_index
+    from passage_search.index.store import load_index
 
     local_out, ray_out = workdir / "index-local", workdir / "index-ray"
     start = time.perf_counter()

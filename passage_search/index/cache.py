@@ -16,11 +16,11 @@ from typing import Protocol
 
 import numpy as np
 
-from .embedder import Embedder
-from .errors import PassageSearchError
-from .index import HEADING_ARRAY, HEADING_LIST, HEADINGS, Manifest, read_manifest, resolve
-from .passage import Passage, text_hash
-from .splitter import embedding_text
+from passage_search.embed.embedder import Embedder
+from passage_search.errors import PassageSearchError
+from passage_search.index.store import HEADING_ARRAY, HEADING_LIST, HEADINGS, Manifest, read_manifest, resolve
+from passage_search.ingest.splitter import embedding_text
+from passage_search.passage import Passage, text_hash
 
 
 @dataclass

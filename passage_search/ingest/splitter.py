@@ -10,8 +10,8 @@ import re
 from collections import Counter
 from collections.abc import Callable, Iterable
 
-from .passage import Passage, passage_id
-from .readers import Section
+from passage_search.ingest.readers import Section
+from passage_search.passage import Passage, passage_id
 
 # A sentence ends at . ! ? (optionally closed by quotes or brackets) before white space, or at a line break.
 _SENTENCE_END = re.compile(r"[.!?][\"'”’)\]]*(\s+)|\n+")

@@ -16,15 +16,15 @@ from pathlib import Path
 
 import numpy as np
 
-from .embedder import DEFAULT_MODEL, Embedder, make_embedder, resolve_backend
-from .errors import IndexMismatchError, QueryError
-from .fusion import Ranking, convex, dbsf, rrf
-from .index import BUILD_HINT, LoadedIndex, Manifest, load_index
-from .lexical import analyze
-from .notices import is_notice
-from .passage import Hit, Passage
-from .topk import VectorIndex, exact_top_k, knn
-from .vocab import SpellingCorrector, Vocabulary, load_vocabulary, words
+from passage_search.analysis import SpellingCorrector, Vocabulary, load_vocabulary, words
+from passage_search.embed.embedder import DEFAULT_MODEL, Embedder, make_embedder, resolve_backend
+from passage_search.errors import IndexMismatchError, QueryError
+from passage_search.index.lexical import analyze
+from passage_search.index.store import BUILD_HINT, LoadedIndex, Manifest, load_index
+from passage_search.index.topk import VectorIndex, exact_top_k, knn
+from passage_search.ingest.notices import is_notice
+from passage_search.passage import Hit, Passage
+from passage_search.search.fusion import Ranking, convex, dbsf, rrf
 
 MAX_QUERY_CHARS = 1000
 MODES = ("dense", "lexical", "hybrid")
@@ -75,13 +75,13 @@ def serve_one_question_at_a_time() -> None:
 
     On two cores, more torch or FAISS threads per question only contend as soon as anything else runs:
     torch went from 26 ms to 59 ms (p95 36 to 157 ms) with its default of two (bench/query_latency.py),
-    and FAISS Flat at 100k from 15 ms to 56 ms (passage_search.bench_scale). ONNX Runtime's pool (not
+    and FAISS Flat at 100k from 15 ms to 56 ms (passage_search.bench.scale). ONNX Runtime's pool (not
     spinning) shares work out as threads come free, so two threads help even then: encoding a question
     took p50 6.0 ms with two threads and 8.5 ms with one on a quiet machine, 10.0 and 16.9 ms with both
     cores busy with other processes, and 8 clients at once got the same throughput either way.
     """
-    from .ann import set_threads as set_faiss_threads
-    from .embedder import set_threads
+    from passage_search.embed.embedder import set_threads
+    from passage_search.index.ann import set_threads as set_faiss_threads
 
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     set_threads(1, onnx=min(2, cpus))

@@ -6,12 +6,12 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .evaluate import DEPTH_FACTOR
+from passage_search.eval.evaluate import DEPTH_FACTOR
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-    from .evaluate import EvalResult, ModeResult, QueryResult
+    from passage_search.eval.evaluate import EvalResult, ModeResult, QueryResult
 
 LABELS = {
     "ndcg@10": "nDCG@10",

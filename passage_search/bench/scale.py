@@ -1,6 +1,6 @@
 """Vector search at scale: build time, memory, latency and recall of each index type against flat.
 
-    python -m passage_search.bench_scale [--quick] [--sizes 10000,100000,1000000] [--json OUT]
+    python -m passage_search.bench.scale [--quick] [--sizes 10000,100000,1000000] [--json OUT]
 
 The vectors are synthetic, 384-d and L2-normalised, from a clustered distribution: a mixture of
 Gaussian clusters (one per ``PER_CENTRE`` vectors, at most ``MAX_CENTRES``: topics of about the same
@@ -24,8 +24,8 @@ from typing import Any
 
 import numpy as np
 
-from . import ann
-from .topk import knn
+from passage_search.index import ann
+from passage_search.index.topk import knn
 
 DIMENSION = 384
 PER_CENTRE = 200
@@ -213,7 +213,7 @@ def table(results: dict[str, dict[str, Any]]) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m passage_search.bench_scale", description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(prog="python -m passage_search.bench.scale", description=__doc__.split("\n")[0])
     p.add_argument("--quick", action="store_true", help="small sizes (2,000 and 10,000): a smoke test")
     p.add_argument("--sizes", default="10000,100000,1000000", help="comma-separated corpus sizes")
     p.add_argument("--types", default="flat,hnsw,ivf", help="index types to compare with flat")

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .embedder import (
+from passage_search.embed.embedder import (
     batch_piece_counter,
     default_threads,
     load_tokenizer,
@@ -37,7 +37,7 @@ from .embedder import (
     read_max_tokens,
     resolve_model,
 )
-from .errors import ModelError
+from passage_search.errors import ModelError
 
 if TYPE_CHECKING:
     import onnxruntime

@@ -25,11 +25,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .errors import IndexMismatchError, PassageSearchError, VectorStoreError
-from .index import CURRENT, FORMAT_VERSION, LoadedIndex
+from passage_search.errors import IndexMismatchError, PassageSearchError, VectorStoreError
+from passage_search.index.store import CURRENT, FORMAT_VERSION, LoadedIndex
 
 if TYPE_CHECKING:
-    from .topk import VectorIndex
+    from passage_search.index.topk import VectorIndex
 
 STORE_FORMAT = 1  # the collection's layout: fields row, passage_id, vector and the two properties below
 IDENTITY = "passage_search.identity"  # collection property: StoreIdentity as JSON

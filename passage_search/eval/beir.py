@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import PassageSearchError
-from .passage import HEADING_SEPARATOR
+from passage_search.errors import PassageSearchError
+from passage_search.passage import HEADING_SEPARATOR
 
 
 class EvalError(PassageSearchError):
@@ -122,7 +122,7 @@ def load_beir(
 
 def seed_dataset(corpus_dir: Path, questions_file: Path, *, name: str = "seed") -> Dataset:
     """A BEIR view of a corpus folder: one document per section, questions judged by heading path."""
-    from .readers import read_corpus
+    from passage_search.ingest.readers import read_corpus
 
     docs: dict[str, Document] = {}
     by_path: dict[tuple[str, ...], list[str]] = {}

@@ -14,12 +14,12 @@ from functools import cached_property
 
 import streamlit as st
 
-from .feedback import FeedbackStore
-from .highlight import highlight_markdown, preview
-from .notices import escape_markdown, is_notice
-from .passage import Hit, Passage
-from .searcher import Searcher
-from .topics import Topic, document_label, example_searches, top_topic, topic_tree
+from passage_search.eval.feedback import FeedbackStore
+from passage_search.ingest.notices import escape_markdown, is_notice
+from passage_search.passage import Hit, Passage
+from passage_search.search.highlight import highlight_markdown, preview
+from passage_search.search.searcher import Searcher
+from passage_search.search.topics import Topic, document_label, example_searches, top_topic, topic_tree
 
 # Over this many choices a filter is a "contains" box: a list of thousands of options would be sent to
 # the browser on every rerun and slow each search down.

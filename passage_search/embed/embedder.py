@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
-from .errors import ModelError
+from passage_search.errors import ModelError
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -238,7 +238,9 @@ def make_embedder(model: str | None = None, *, backend: str | None = None, threa
     chosen = resolve_backend(backend)
     if chosen == "torch":
         return SentenceTransformerEmbedder(model, threads=threads)
-    from .onnx_embedder import OnnxEmbedder  # imported here: onnxruntime is not needed by the torch backend
+    from passage_search.embed.onnx_backend import (
+        OnnxEmbedder,  # imported here: onnxruntime is not needed by the torch backend
+    )
 
     return OnnxEmbedder(model, quantized=chosen == "onnx-int8", threads=threads)
 

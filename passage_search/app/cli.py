@@ -14,12 +14,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from . import __version__
-from .errors import PassageSearchError
-from .evaluate import add_eval_parser
+from passage_search import __version__
+from passage_search.errors import PassageSearchError
+from passage_search.eval.evaluate import add_eval_parser
 
 if TYPE_CHECKING:
-    from .feedback import FeedbackStore
+    from passage_search.eval.feedback import FeedbackStore
 
 EXIT_OK, EXIT_USER_ERROR = 0, 1
 
@@ -134,9 +134,9 @@ def _add_milvus(sub: argparse._SubParsersAction, out: Path) -> None:
 
 
 def cmd_milvus_push(args: argparse.Namespace) -> int:
-    from .errors import VectorStoreError
-    from .milvus_push import push
-    from .milvus_store import ENV_COLLECTION, ENV_URI
+    from passage_search.backends.milvus_push import push
+    from passage_search.backends.milvus_store import ENV_COLLECTION, ENV_URI
+    from passage_search.errors import VectorStoreError
 
     uri = args.uri or os.environ.get(ENV_URI)
     if not uri:
@@ -172,8 +172,8 @@ def _add_feedback(sub: argparse._SubParsersAction) -> None:
 
 
 def _feedback_store(db: Path | None) -> FeedbackStore:
-    from .errors import FeedbackError
-    from .feedback import ENV_VAR, FeedbackStore, feedback_path
+    from passage_search.errors import FeedbackError
+    from passage_search.eval.feedback import ENV_VAR, FeedbackStore, feedback_path
 
     path = db or feedback_path()
     if path is None:
@@ -184,7 +184,7 @@ def _feedback_store(db: Path | None) -> FeedbackStore:
 
 
 def cmd_feedback_export(args: argparse.Namespace) -> int:
-    from .feedback import DOCUMENT_QRELS, export_beir
+    from passage_search.eval.feedback import DOCUMENT_QRELS, export_beir
 
     s = export_beir(_feedback_store(args.db), args.out)
     skipped = f"; {s.skipped_queries} without a helpful passage skipped" if s.skipped_queries else ""
@@ -195,7 +195,7 @@ def cmd_feedback_export(args: argparse.Namespace) -> int:
 
 
 def cmd_feedback_stats(args: argparse.Namespace) -> int:
-    from .feedback import feedback_stats
+    from passage_search.eval.feedback import feedback_stats
 
     s = feedback_stats(_feedback_store(args.db).judgments())
     print(f"judgments  {s.judgments}")
@@ -206,15 +206,15 @@ def cmd_feedback_stats(args: argparse.Namespace) -> int:
 
 
 def cmd_build(args: argparse.Namespace) -> int:
-    from .build import build_index, staleness
-    from .embedder import make_embedder
+    from passage_search.embed.embedder import make_embedder
+    from passage_search.index.build import build_index, staleness
 
     if args.engine == "ray":
-        from .ray_cluster import require_ray
+        from passage_search.backends.ray_cluster import require_ray
 
         require_ray()  # without Ray: one sentence now, not after loading the model
     elif (args.address, args.workers, args.temp_dir) != (None, None, None):
-        from .errors import DistributedError
+        from passage_search.errors import DistributedError
 
         raise DistributedError("--address, --workers and --temp-dir are for Ray builds; add --engine ray.")
     embedder = make_embedder(args.model, backend=args.backend)
@@ -234,7 +234,7 @@ def cmd_build(args: argparse.Namespace) -> int:
         "index_type": args.index_type,
     }
     if args.engine == "ray":
-        from .distributed import build_with_ray
+        from passage_search.backends.ray_engine import build_with_ray
 
         ray = {"address": args.address, "workers": args.workers, "temp_dir": args.temp_dir}
         result = build_with_ray(args.corpus, args.out, embedder=embedder, **ray, **options)
@@ -258,20 +258,20 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 
 def _one_thread() -> None:
-    from .searcher import serve_one_question_at_a_time
+    from passage_search.search.searcher import serve_one_question_at_a_time
 
     serve_one_question_at_a_time()
 
 
 def cmd_search(args: argparse.Namespace) -> int:
-    from .searcher import Searcher, clean_query, query_notice
+    from passage_search.search.searcher import Searcher, clean_query, query_notice
 
     clean_query(args.question)  # refuse an empty question before spending seconds on loading the model
     notice = query_notice(args.question)
     if notice:
         print(f"passage-search: {notice}", file=sys.stderr)
     _one_thread()
-    from .milvus_store import opener
+    from passage_search.backends.milvus_store import opener
 
     vectors = opener(args.vector_store, args.uri, args.collection)
     searcher = Searcher(args.index, model=args.model, backend=args.backend, vectors=vectors)

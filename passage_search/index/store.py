@@ -28,10 +28,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from . import __version__, ann
-from .errors import BuildLockedError, IndexMismatchError, IndexNotFoundError
-from .lexical import LEXICAL_DIR, LexicalIndex
-from .passage import Passage
+from passage_search import __version__
+from passage_search.errors import BuildLockedError, IndexMismatchError, IndexNotFoundError
+from passage_search.index import ann
+from passage_search.index.lexical import LEXICAL_DIR, LexicalIndex
+from passage_search.passage import Passage
 
 if TYPE_CHECKING:
     import faiss

@@ -6,7 +6,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from .passage import Passage
+from passage_search.passage import Passage
 
 _PHONE = re.compile(r"(?<!\d)(?:\+?1[- .])?(?:\(\d{3}\)\s?|\d{3}[- .])\d{3}[- .]\d{4}(?!\d)")
 _COPYRIGHT = re.compile(r"©[^|\n]*")

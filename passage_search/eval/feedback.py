@@ -19,8 +19,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import FeedbackError
-from .passage import HEADING_SEPARATOR, Hit
+from passage_search.errors import FeedbackError
+from passage_search.passage import HEADING_SEPARATOR, Hit
 
 ENV_VAR = "PASSAGE_SEARCH_FEEDBACK"
 SCHEMA_VERSION = 1  # PRAGMA user_version of a database this module wrote
@@ -88,7 +88,7 @@ class FeedbackStore:
             FeedbackError: the file cannot be used (not SQLite, locked, unwritable).
         """
         # Imported here: the searcher pulls in numpy and the index stack, which stats and export do not need.
-        from .searcher import clean_query
+        from passage_search.search.searcher import clean_query
 
         if not isinstance(hit, Hit):
             raise FeedbackError("Only a search hit can be judged.")

@@ -18,14 +18,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .beir import Dataset, EvalError, corpus_jsonl, load_beir, slug
-from .errors import QueryError
-from .passage import Hit
+from passage_search.errors import QueryError
+from passage_search.eval.beir import Dataset, EvalError, corpus_jsonl, load_beir, slug
+from passage_search.passage import Hit
 
 if TYPE_CHECKING:
-    from .embedder import Embedder
-    from .index import Manifest
-    from .searcher import Searcher
+    from passage_search.embed.embedder import Embedder
+    from passage_search.index.store import Manifest
+    from passage_search.search.searcher import Searcher
 
 METRICS = ("ndcg@10", "mrr@10", "recall@1", "recall@5", "recall@10", "recall@100", "hit_rate@1")
 DEFAULT_K = 100
@@ -52,9 +52,9 @@ def prepare_index(
     rebuild: bool = False,
 ) -> tuple[IndexInfo, Embedder]:
     """The cached index of the dataset's corpus, built first if it is missing or out of date."""
-    from .build import build_index, corpus_fingerprint, staleness
-    from .embedder import make_embedder
-    from .index import FORMAT_VERSION
+    from passage_search.embed.embedder import make_embedder
+    from passage_search.index.build import build_index, corpus_fingerprint, staleness
+    from passage_search.index.store import FORMAT_VERSION
 
     emb: Embedder = embedder or make_embedder(model)
     source = dataset.corpus_file
@@ -115,7 +115,7 @@ class EvalResult:
 
 
 def available_modes() -> tuple[str, ...]:
-    from . import searcher
+    from passage_search.search import searcher
 
     return tuple(getattr(searcher, "MODES", ("dense",)))
 
@@ -257,8 +257,8 @@ def run_eval(
     on_progress: Progress | None = None,
 ) -> EvalResult:
     """Index the dataset's corpus (or open ``index_dir``), then ``evaluate``: what the CLI and page run."""
-    from .errors import IndexMismatchError
-    from .searcher import Searcher
+    from passage_search.errors import IndexMismatchError
+    from passage_search.search.searcher import Searcher
 
     check_modes(modes)  # refuse a bad mode before spending seconds on the model
     if index_dir is not None:
@@ -320,7 +320,7 @@ def add_eval_parser(subparsers: argparse._SubParsersAction) -> argparse.Argument
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from .report import format_table, write_report
+    from passage_search.eval.report import format_table, write_report
 
     dataset = load_beir(args.dataset, args.queries, args.qrels, corpus=args.corpus)
     bars: dict[str, Any] = {}

@@ -17,10 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from . import __version__
-from .errors import VectorStoreError
-from .index import load_index
-from .milvus_store import (
+from passage_search import __version__
+from passage_search.backends.milvus_store import (
     CONSISTENCY,
     IDENTITY,
     LAYOUT,
@@ -32,6 +30,8 @@ from .milvus_store import (
     default_collection,
     row_count,
 )
+from passage_search.errors import VectorStoreError
+from passage_search.index.store import load_index
 
 INDEX_TYPES = ("FLAT", "HNSW", "IVF_FLAT")
 PUSH_TIMEOUT = 600.0  # flush, index build and load of a large collection take minutes on a cluster

@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .notices import is_notice
-from .passage import HEADING_SEPARATOR, Passage
+from passage_search.ingest.notices import is_notice
+from passage_search.passage import HEADING_SEPARATOR, Passage
 
 
 @dataclass(frozen=True)

@@ -8,15 +8,32 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import __version__, ann
-from .cache import EmbedEngine, VectorCache, embed_with_cache, has_plain_vectors, local_engine, previous_vectors
-from .embedder import Embedder, make_embedder
-from .errors import CorpusError, IndexMismatchError, IndexNotFoundError, PassageSearchError
-from .index import Manifest, ModelInfo, build_lock, heading_paths, load_index, read_manifest, resolve, write_index
-from .lexical import ANALYZER, LexicalIndex
-from .readers import META_SUFFIX, corpus_files, read_corpus
-from .splitter import embedding_text, make_passages
-from .vocab import load_vocabulary
+from passage_search import __version__
+from passage_search.analysis import load_vocabulary
+from passage_search.embed.embedder import Embedder, make_embedder
+from passage_search.errors import CorpusError, IndexMismatchError, IndexNotFoundError, PassageSearchError
+from passage_search.index import ann
+from passage_search.index.cache import (
+    EmbedEngine,
+    VectorCache,
+    embed_with_cache,
+    has_plain_vectors,
+    local_engine,
+    previous_vectors,
+)
+from passage_search.index.lexical import ANALYZER, LexicalIndex
+from passage_search.index.store import (
+    Manifest,
+    ModelInfo,
+    build_lock,
+    heading_paths,
+    load_index,
+    read_manifest,
+    resolve,
+    write_index,
+)
+from passage_search.ingest.readers import META_SUFFIX, corpus_files, read_corpus
+from passage_search.ingest.splitter import embedding_text, make_passages
 
 
 @dataclass(frozen=True)

@@ -12,9 +12,9 @@ from __future__ import annotations
 import re
 from collections.abc import Collection
 
-from .lexical import analyze
-from .notices import escape_markdown
-from .vocab import Vocabulary
+from passage_search.analysis import Vocabulary
+from passage_search.index.lexical import analyze
+from passage_search.ingest.notices import escape_markdown
 
 _WORD = re.compile(r"[^\W_]+")
 # Words a question needs but an answer does not show for: marking every "have" or "can" in a passage

@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
 
-from .errors import DistributedError
+from passage_search.errors import DistributedError
 
 INSTALL_HINT = "pip install 'passage-search[distributed]'"
 

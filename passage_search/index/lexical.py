@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .passage import Passage
-from .vocab import Vocabulary, corpus_word_counts, words
+from passage_search.analysis import Vocabulary, corpus_word_counts, words
+from passage_search.passage import Passage
 
 if TYPE_CHECKING:
     import bm25s

@@ -22,11 +22,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .build import BuildResult, build_index
-from .embedder import DEFAULT_MODEL, Embedder, default_model_path, make_embedder
-from .errors import DistributedError, ModelError, PassageSearchError
-from .passage import text_hash
-from .ray_cluster import RaySession, data_settings, first_line, require_ray
+from passage_search.backends.ray_cluster import RaySession, data_settings, first_line, require_ray
+from passage_search.embed.embedder import DEFAULT_MODEL, Embedder, default_model_path, make_embedder
+from passage_search.errors import DistributedError, ModelError, PassageSearchError
+from passage_search.index.build import BuildResult, build_index
+from passage_search.passage import text_hash
 
 if TYPE_CHECKING:
     import pyarrow as pa
