@@ -9,10 +9,11 @@ from pathlib import Path
 import streamlit as st
 
 from passage_search.app import page
+from passage_search.app.markdown import escape_markdown
 from passage_search.backends.milvus_store import vectors_from_env
 from passage_search.errors import PassageSearchError, QueryError
 from passage_search.eval.feedback import FeedbackStore, feedback_path
-from passage_search.ingest.notices import Notices, corpus_notices, escape_markdown, first_sentence
+from passage_search.ingest.notices import Notices, corpus_notices, first_sentence
 from passage_search.search.searcher import MODES, Searcher, clean_query, is_weak, query_notice
 
 HERE = Path(__file__).resolve().parent
@@ -24,7 +25,7 @@ st.set_page_config(page_title="Passage search", page_icon="🔎", layout="center
 
 def current_generation(index_dir: str) -> str:
     """The generation folder index/current points at now ("" if there is none): a rebuild changes it."""
-    from passage_search.index.store import resolve
+    from passage_search.index.manifest import resolve
 
     try:
         return str(resolve(Path(index_dir)))

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import streamlit as st
 
+from passage_search.app.markdown import escape_markdown
 from passage_search.errors import PassageSearchError
 from passage_search.eval import beir
 from passage_search.eval import evaluate as ev
 from passage_search.eval.report import recall_figure, table_rows, worst_first, write_report
-from passage_search.ingest.notices import escape_markdown
 
 HERE = Path(__file__).resolve().parents[1]
 OUT = Path(os.environ.get("PASSAGE_SEARCH_EVAL_OUT", HERE / "eval-out"))

@@ -1,4 +1,4 @@
-"""Patient vocabulary: British/US spelling folding, lay terms and abbreviations, misspelling repair.
+"""Text analysis shared by the index and the query: words, British/US spelling folding, lay terms, stems.
 
 The word lists are plain TSV files shipped in ``passage_search/data/`` so they can be read and extended
 without touching code.
@@ -8,23 +8,23 @@ from __future__ import annotations
 
 import hashlib
 import re
+import threading
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from symspellpy import SymSpell
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
-_WORD = re.compile(r"[^\W_]+")
+WORD = re.compile(r"[^\W_]+")
+# Recorded in the manifest: an index is searched with the analyzer it was built with.
+ANALYZER = "words+us-spelling+lucene-stopwords+snowball-english"
+_local = threading.local()
 
 
 def words(text: str) -> list[str]:
     """Lower-case words and numbers; hyphens and punctuation separate them."""
-    return _WORD.findall(text.lower())
+    return WORD.findall(text.lower())
 
 
 def _read_tsv(path: Path) -> list[tuple[str, str]]:
@@ -88,53 +88,30 @@ def load_vocabulary(data_dir: Path = DATA_DIR) -> Vocabulary:
     return Vocabulary(spelling, lay, digest.hexdigest()[:16])
 
 
-# A word this frequent in English (symspellpy's 82,765-word frequency list, counts from a web corpus) is
-# taken as meant even when the corpus lacks it: "healthy" is not a misspelling of "health". Rarer words
-# may still be misspellings of a medical word ("prostrate" for "prostate").
-COMMON_ENGLISH_COUNT = 1_000_000
-
-
-@lru_cache(maxsize=1)
-def common_english_words(threshold: int = COMMON_ENGLISH_COUNT) -> frozenset[str]:
-    import symspellpy
-
-    path = Path(symspellpy.__file__).with_name("frequency_dictionary_en_82_765.txt")
-    common = set()
-    with open(path, encoding="utf-8") as fh:
-        for line in fh:
-            word, _, count = line.rstrip("\n").partition(" ")
-            if count.isdigit() and int(count) >= threshold:
-                common.add(word)
-    return frozenset(common)
-
-
-class SpellingCorrector:
-    """Repairs words that are neither in the corpus nor common English to the nearest corpus word."""
-
-    def __init__(self, counts: dict[str, int], *, max_distance: int = 2, min_length: int = 4) -> None:
-        from symspellpy import SymSpell  # imported here: building the delete table is only needed for queries
-
-        self.counts = counts
-        self.max_distance = max_distance
-        self.min_length = min_length
-        self.common = common_english_words()
-        self._sym: SymSpell = SymSpell(max_dictionary_edit_distance=max_distance, prefix_length=7)
-        for word, count in counts.items():
-            if len(word) >= min_length - max_distance and not word.isdigit():
-                self._sym.create_dictionary_entry(word, count)
-
-    def correct(self, word: str) -> str:
-        if word in self.counts or word in self.common or len(word) < self.min_length or not word.isalpha():
-            return word
-        from symspellpy import Verbosity
-
-        distance = 1 if len(word) < 7 else self.max_distance
-        suggestions = self._sym.lookup(word, Verbosity.TOP, max_edit_distance=distance)
-        return suggestions[0].term if suggestions else word
-
-
 def corpus_word_counts(texts: Iterable[str], vocabulary: Vocabulary) -> dict[str, int]:
     counts: Counter[str] = Counter()
     for text in texts:
         counts.update(vocabulary.fold(words(text)))
     return dict(counts)
+
+
+def _stopwords() -> frozenset[str]:
+    from bm25s.stopwords import STOPWORDS_EN
+
+    return frozenset(STOPWORDS_EN)
+
+
+def _stem(tokens: list[str]) -> list[str]:
+    # PyStemmer objects are not safe to share between threads: one per thread.
+    stemmer = getattr(_local, "stemmer", None)
+    if stemmer is None:
+        import Stemmer
+
+        stemmer = _local.stemmer = Stemmer.Stemmer("english")
+    return list(stemmer.stemWords(tokens))
+
+
+def analyze(text: str, vocabulary: Vocabulary) -> list[str]:
+    """Text to index terms: words, American spelling, no stopwords, Snowball stems."""
+    stop = _stopwords()
+    return _stem([w for w in vocabulary.fold(words(text)) if w not in stop])

@@ -92,3 +92,10 @@ def passage_id(doc_id: str, heading_path: tuple[str, ...], text: str, occurrence
 
 def text_hash(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def embedding_text(passage: Passage, *, with_headings: bool = True, prefix: str = "") -> str:
+    """What the model sees for a passage: its heading path (if enabled) and its text."""
+    if with_headings:
+        return f"{prefix}{passage.breadcrumb}\n\n{passage.text}"
+    return f"{prefix}{passage.text}"

@@ -153,7 +153,7 @@ def truncate_passages(index: Path) -> None:
 def future_format(index: Path) -> None:
     import json
 
-    from passage_search.index.store import FORMAT_VERSION
+    from passage_search.index.manifest import FORMAT_VERSION
 
     path = _generation(index) / "manifest.json"
     data = json.loads(path.read_text("utf-8"))
@@ -198,7 +198,7 @@ def fake_index(tiny_corpus: Path, tmp_path: Path, fake_embedder: FakeEmbedder) -
 @pytest.fixture(scope="session")
 def real_embedder():
     """The packaged model on the default backend: what a user's build and page use."""
-    from passage_search.embed.embedder import make_embedder
+    from passage_search.embed.factory import make_embedder
 
     return make_embedder()
 

@@ -15,7 +15,8 @@ from passage_search.bench.scale import clustered
 from passage_search.errors import IndexMismatchError
 from passage_search.index import ann, build
 from passage_search.index.build import build_index, staleness
-from passage_search.index.store import load_index, read_manifest, resolve
+from passage_search.index.manifest import read_manifest, resolve
+from passage_search.index.store import load_index
 from passage_search.index.topk import knn
 
 DIM = 64

@@ -24,7 +24,7 @@ def fake_model(monkeypatch):
 
     monkeypatch.setattr("passage_search.index.build.make_embedder", make)
     monkeypatch.setattr("passage_search.search.searcher.make_embedder", make)
-    monkeypatch.setattr("passage_search.embed.embedder.make_embedder", make)
+    monkeypatch.setattr("passage_search.embed.factory.make_embedder", make)
 
 
 def run_python(*args: str, timeout: float = 60) -> tuple[subprocess.CompletedProcess, float]:
@@ -160,7 +160,8 @@ def test_search_on_a_damaged_index_subprocess_exits_1_with_one_line(fake_index, 
 
 def _index_of_the_packaged_model(tiny_corpus, tmp_path, problem):
     """An index whose manifest names the packaged model, with another fingerprint or vector size."""
-    from passage_search.embed.embedder import DEFAULT_MODEL, default_model_path, model_fingerprint
+    from passage_search.embed.base import DEFAULT_MODEL
+    from passage_search.embed.model_folder import default_model_path, model_fingerprint
     from passage_search.index.build import build_index
 
     fingerprint = model_fingerprint(default_model_path())

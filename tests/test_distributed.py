@@ -21,7 +21,8 @@ from passage_search.backends.ray_cluster import start_local_ray
 from passage_search.backends.ray_engine import SHARDS, RayEngine, build_with_ray, read_shards
 from passage_search.errors import DistributedError, ModelError
 from passage_search.index.build import BuildResult, build_index
-from passage_search.index.store import load_index, resolve
+from passage_search.index.manifest import resolve
+from passage_search.index.store import load_index
 from passage_search.passage import text_hash
 from passage_search.search.searcher import Searcher
 

@@ -218,7 +218,7 @@ def test_unknown_mode_is_refused_before_any_work(tmp_path):
 
 
 def test_cmd_eval_prints_the_table_and_writes_the_report(monkeypatch, tmp_path, capsys):
-    monkeypatch.setattr("passage_search.embed.embedder.make_embedder", lambda model=None, **_: FakeEmbedder())
+    monkeypatch.setattr("passage_search.embed.factory.make_embedder", lambda model=None, **_: FakeEmbedder())
     parser = argparse.ArgumentParser()
     ev.add_eval_parser(parser.add_subparsers())
     args = parser.parse_args(["eval", str(TINY), "--mode", "dense", "-k", "20", "--out", str(tmp_path), "-q"])

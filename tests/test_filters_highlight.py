@@ -7,10 +7,9 @@ from conftest import FakeEmbedder
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from passage_search.analysis import load_vocabulary
-from passage_search.index.lexical import analyze
-from passage_search.ingest.notices import escape_markdown
-from passage_search.search.highlight import MARK_CLOSE, MARK_OPEN, highlight_markdown, marked_spans, preview
+from passage_search.analysis import analyze, load_vocabulary
+from passage_search.app.markdown import MARK_CLOSE, MARK_OPEN, escape_markdown, highlight_markdown
+from passage_search.search.highlight import marked_spans, preview
 from passage_search.search.searcher import MODES, Searcher
 from passage_search.search.topics import as_question, example_searches, top_topic, topic_tree
 

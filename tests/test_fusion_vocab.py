@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from passage_search.analysis import SpellingCorrector, load_vocabulary, words
-from passage_search.index.lexical import analyze
+from passage_search.analysis import analyze, load_vocabulary, words
 from passage_search.search.fusion import convex, dbsf, distribution_normalized, normalized, rrf
+from passage_search.search.spelling import SpellingCorrector
 
 
 def test_rrf_matches_a_hand_worked_example():

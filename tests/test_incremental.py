@@ -15,7 +15,7 @@ from conftest import FakeEmbedder
 from passage_search.app.cli import main
 from passage_search.index.build import BuildResult, build_index
 from passage_search.index.store import heading_paths, load_index
-from passage_search.ingest.splitter import embedding_text
+from passage_search.passage import embedding_text
 from passage_search.search.searcher import Searcher
 
 QUESTIONS = ["limb sparing surgery", "nausea in the morning", "radiation before surgery", "appetite"]
@@ -268,7 +268,7 @@ def counting_model(monkeypatch) -> list[CountingEmbedder]:
         return made[-1]
 
     monkeypatch.setattr("passage_search.index.build.make_embedder", make)
-    monkeypatch.setattr("passage_search.embed.embedder.make_embedder", make)
+    monkeypatch.setattr("passage_search.embed.factory.make_embedder", make)
     return made
 
 

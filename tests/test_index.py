@@ -15,9 +15,11 @@ from conftest import FakeEmbedder
 import passage_search
 from passage_search.errors import CorpusError, IndexMismatchError, IndexNotFoundError
 from passage_search.index.build import build_index, corpus_fingerprint, staleness
-from passage_search.index.store import FORMAT_VERSION, load_index, read_manifest
+from passage_search.index.manifest import FORMAT_VERSION, read_manifest
+from passage_search.index.store import load_index
 from passage_search.ingest.readers import read_corpus
-from passage_search.ingest.splitter import embedding_text, make_passages
+from passage_search.ingest.splitter import make_passages
+from passage_search.passage import embedding_text
 from passage_search.search.searcher import Searcher
 
 

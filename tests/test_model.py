@@ -8,7 +8,7 @@ import pytest
 from conftest import SEED_QUESTIONS, TITLE, write_tree
 
 from passage_search.index.build import build_index
-from passage_search.ingest.splitter import embedding_text
+from passage_search.passage import embedding_text
 from passage_search.search.searcher import Searcher
 
 pytestmark = pytest.mark.model

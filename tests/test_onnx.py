@@ -15,8 +15,10 @@ import pytest
 from conftest import CORPUS, REPO, SEED_QUESTIONS
 
 from passage_search.embed import onnx_backend as onnx_embedder
-from passage_search.embed.embedder import SentenceTransformerEmbedder, make_embedder, resolve_backend
-from passage_search.embed.onnx_backend import META_FILE, MODEL_FILE, OnnxEmbedder
+from passage_search.embed.factory import make_embedder, resolve_backend
+from passage_search.embed.onnx_backend import OnnxEmbedder
+from passage_search.embed.onnx_export import META_FILE, MODEL_FILE
+from passage_search.embed.torch_backend import SentenceTransformerEmbedder
 from passage_search.errors import IndexMismatchError, ModelError
 from passage_search.index.build import build_index
 from passage_search.index.store import load_index
@@ -82,7 +84,7 @@ def test_fp32_gives_the_torch_vectors_and_keeps_the_fingerprint(fp32, torch_embe
 
 
 def test_token_counts_are_the_tokenizers_untruncated_ones(fp32, torch_embedder, sentences):
-    from passage_search.embed.embedder import _token_counter
+    from passage_search.embed.model_folder import token_counter as _token_counter
 
     reference = _token_counter(torch_embedder.model.tokenizer)
     long_text = " ".join(sentences)
@@ -179,7 +181,8 @@ def test_an_int8_index_refuses_fp32_questions_and_records_its_backend(fp32, cach
 def test_metadata_and_cached_onnx_need_no_torch(fp32, xdg):
     code = (
         "import sys\n"
-        "from passage_search.embed.embedder import SentenceTransformerEmbedder, make_embedder\n"
+        "from passage_search.embed.factory import make_embedder\n"
+        "from passage_search.embed.torch_backend import SentenceTransformerEmbedder\n"
         "st = SentenceTransformerEmbedder()\n"
         "print(st.dimension, st.max_tokens, st.count_tokens('will they have to take my leg off?'))\n"
         "print(make_embedder(backend='onnx', threads=1).embed(['chemo side effects']).shape)\n"

@@ -173,7 +173,7 @@ def cards(at: AppTest) -> list[str]:
 
 
 def test_live_markup_finds_what_escaping_removes():
-    from passage_search.ingest.notices import escape_markdown
+    from passage_search.app.markdown import escape_markdown
 
     assert live_markup(PAYLOAD)
     assert live_markup("\\\\$x$")  # an escaped backslash does not escape the "$" after it
@@ -236,7 +236,7 @@ def test_a_broken_index_shows_one_error_with_the_rebuild_hint(
     from conftest import FakeEmbedder
 
     from passage_search.index.build import build_index
-    from passage_search.index.store import BUILD_HINT
+    from passage_search.index.manifest import BUILD_HINT
 
     # The message names the index folder, so the folder's name must reach the page as written.
     index = tmp_path / "index $x^2$ [c](javascript:alert(1))"
@@ -380,7 +380,7 @@ def test_each_card_has_a_copy_box_with_headings_text_and_source_and_details(monk
 
 
 def test_matched_words_are_marked_in_the_cards(monkeypatch, fake_index, fake_page_model):
-    from passage_search.search.highlight import MARK_OPEN
+    from passage_search.app.markdown import MARK_OPEN
 
     at = ask(open_page(monkeypatch, fake_index), "limb-sparing surgery")
     body = [m.value for m in at.markdown if MARK_OPEN in m.value]

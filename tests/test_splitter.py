@@ -10,7 +10,8 @@ from conftest import FakeEmbedder, write_tree
 from passage_search.index.build import build_index
 from passage_search.index.store import load_index
 from passage_search.ingest.readers import Section, read_corpus
-from passage_search.ingest.splitter import embedding_text, make_passages, split_text
+from passage_search.ingest.splitter import make_passages, split_text
+from passage_search.passage import embedding_text
 
 
 def words(text: str) -> int:

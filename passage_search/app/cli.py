@@ -206,7 +206,7 @@ def cmd_feedback_stats(args: argparse.Namespace) -> int:
 
 
 def cmd_build(args: argparse.Namespace) -> int:
-    from passage_search.embed.embedder import make_embedder
+    from passage_search.embed.factory import make_embedder
     from passage_search.index.build import build_index, staleness
 
     if args.engine == "ray":

@@ -14,10 +14,11 @@ from functools import cached_property
 
 import streamlit as st
 
+from passage_search.app.markdown import escape_markdown, highlight_markdown
 from passage_search.eval.feedback import FeedbackStore
-from passage_search.ingest.notices import escape_markdown, is_notice
+from passage_search.ingest.notices import is_notice
 from passage_search.passage import Hit, Passage
-from passage_search.search.highlight import highlight_markdown, preview
+from passage_search.search.highlight import preview
 from passage_search.search.searcher import Searcher
 from passage_search.search.topics import Topic, document_label, example_searches, top_topic, topic_tree
 

@@ -26,7 +26,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from passage_search.errors import IndexMismatchError, PassageSearchError, VectorStoreError
-from passage_search.index.store import CURRENT, FORMAT_VERSION, LoadedIndex
+from passage_search.index.manifest import CURRENT, FORMAT_VERSION
+from passage_search.index.store import LoadedIndex
 
 if TYPE_CHECKING:
     from passage_search.index.topk import VectorIndex

@@ -60,10 +60,11 @@ def run_build(corpus: Path, workdir: Path, *, baseline_sample: int, backend: str
     import faiss
     import numpy as np
 
-    from passage_search.embed.embedder import default_model_path
+    from passage_search.embed.model_folder import default_model_path
     from passage_search.index.build import build_index
-    from passage_search.index.store import load_index, resolve
-    from passage_search.ingest.splitter import embedding_text
+    from passage_search.index.manifest import resolve
+    from passage_search.index.store import load_index
+    from passage_search.passage import embedding_text
 
     out = workdir / "index"
     kwargs: dict[str, Any] = {"backend": backend} if backend else {}

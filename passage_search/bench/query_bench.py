@@ -15,7 +15,7 @@ def run_queries(index: Path, questions: list[str], *, k: int = 10, backend: str 
     import faiss
     import numpy as np
 
-    from passage_search.embed.embedder import default_model_path
+    from passage_search.embed.model_folder import default_model_path
     from passage_search.search.searcher import MODES, Searcher, serve_one_question_at_a_time
 
     serve_one_question_at_a_time()
@@ -75,7 +75,7 @@ def _all_vectors(index: Path, vectors: Any) -> Any:
     """Every passage vector: the plain array beside the index if there is one, else FAISS's copy."""
     import numpy as np
 
-    from passage_search.index.store import resolve
+    from passage_search.index.manifest import resolve
 
     plain = resolve(index) / "vectors.npy"
     if plain.is_file():

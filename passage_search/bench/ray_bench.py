@@ -18,7 +18,7 @@ def run_ray(corpus: Path, workdir: Path, *, backend: str | None) -> dict[str, An
     import numpy as np
 
     from passage_search.backends.ray_engine import SHARDS, RayEngine
-    from passage_search.embed.embedder import make_embedder
+    from passage_search.embed.factory import make_embedder
     from passage_search.index.build import build_index
     from passage_search.index.store import load_index
 

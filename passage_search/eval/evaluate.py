@@ -23,8 +23,8 @@ from passage_search.eval.beir import Dataset, EvalError, corpus_jsonl, load_beir
 from passage_search.passage import Hit
 
 if TYPE_CHECKING:
-    from passage_search.embed.embedder import Embedder
-    from passage_search.index.store import Manifest
+    from passage_search.embed.base import Embedder
+    from passage_search.index.manifest import Manifest
     from passage_search.search.searcher import Searcher
 
 METRICS = ("ndcg@10", "mrr@10", "recall@1", "recall@5", "recall@10", "recall@100", "hit_rate@1")
@@ -52,9 +52,9 @@ def prepare_index(
     rebuild: bool = False,
 ) -> tuple[IndexInfo, Embedder]:
     """The cached index of the dataset's corpus, built first if it is missing or out of date."""
-    from passage_search.embed.embedder import make_embedder
+    from passage_search.embed.factory import make_embedder
     from passage_search.index.build import build_index, corpus_fingerprint, staleness
-    from passage_search.index.store import FORMAT_VERSION
+    from passage_search.index.manifest import FORMAT_VERSION
 
     emb: Embedder = embedder or make_embedder(model)
     source = dataset.corpus_file

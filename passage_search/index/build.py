@@ -9,8 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from passage_search import __version__
-from passage_search.analysis import load_vocabulary
-from passage_search.embed.embedder import Embedder, make_embedder
+from passage_search.analysis import ANALYZER, load_vocabulary
+from passage_search.embed.base import Embedder
+from passage_search.embed.factory import make_embedder
 from passage_search.errors import CorpusError, IndexMismatchError, IndexNotFoundError, PassageSearchError
 from passage_search.index import ann
 from passage_search.index.cache import (
@@ -21,19 +22,13 @@ from passage_search.index.cache import (
     local_engine,
     previous_vectors,
 )
-from passage_search.index.lexical import ANALYZER, LexicalIndex
-from passage_search.index.store import (
-    Manifest,
-    ModelInfo,
-    build_lock,
-    heading_paths,
-    load_index,
-    read_manifest,
-    resolve,
-    write_index,
-)
+from passage_search.index.lexical import LexicalIndex
+from passage_search.index.lock import build_lock
+from passage_search.index.manifest import Manifest, ModelInfo, read_manifest, resolve
+from passage_search.index.store import heading_paths, load_index, write_index
 from passage_search.ingest.readers import META_SUFFIX, corpus_files, read_corpus
-from passage_search.ingest.splitter import embedding_text, make_passages
+from passage_search.ingest.splitter import make_passages
+from passage_search.passage import embedding_text
 
 
 @dataclass(frozen=True)

@@ -16,11 +16,10 @@ from typing import Protocol
 
 import numpy as np
 
-from passage_search.embed.embedder import Embedder
+from passage_search.embed.base import Embedder
 from passage_search.errors import PassageSearchError
-from passage_search.index.store import HEADING_ARRAY, HEADING_LIST, HEADINGS, Manifest, read_manifest, resolve
-from passage_search.ingest.splitter import embedding_text
-from passage_search.passage import Passage, text_hash
+from passage_search.index.manifest import HEADING_ARRAY, HEADING_LIST, HEADINGS, Manifest, read_manifest, resolve
+from passage_search.passage import Passage, embedding_text, text_hash
 
 
 @dataclass

@@ -3,45 +3,19 @@
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from passage_search.analysis import Vocabulary, corpus_word_counts, words
+from passage_search.analysis import Vocabulary, analyze, corpus_word_counts
 from passage_search.passage import Passage
 
 if TYPE_CHECKING:
     import bm25s
 
-LEXICAL_DIR = "lexical"
 WORDS_FILE = "words.json"
-ANALYZER = "words+us-spelling+lucene-stopwords+snowball-english"
-_local = threading.local()
-
-
-def _stopwords() -> frozenset[str]:
-    from bm25s.stopwords import STOPWORDS_EN
-
-    return frozenset(STOPWORDS_EN)
-
-
-def _stem(tokens: list[str]) -> list[str]:
-    # PyStemmer objects are not safe to share between threads: one per thread.
-    stemmer = getattr(_local, "stemmer", None)
-    if stemmer is None:
-        import Stemmer
-
-        stemmer = _local.stemmer = Stemmer.Stemmer("english")
-    return list(stemmer.stemWords(tokens))
-
-
-def analyze(text: str, vocabulary: Vocabulary) -> list[str]:
-    """Text to index terms: words, American spelling, no stopwords, Snowball stems."""
-    stop = _stopwords()
-    return _stem([w for w in vocabulary.fold(words(text)) if w not in stop])
 
 
 def lexical_text(passage: Passage, heading_weight: int = 1) -> str:

@@ -19,94 +19,35 @@ import json
 import os
 import shutil
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from passage_search import __version__
-from passage_search.errors import BuildLockedError, IndexMismatchError, IndexNotFoundError
+from passage_search.errors import IndexMismatchError
 from passage_search.index import ann
-from passage_search.index.lexical import LEXICAL_DIR, LexicalIndex
+from passage_search.index.lexical import LexicalIndex
+from passage_search.index.manifest import (
+    BUILD_HINT,
+    CURRENT,
+    HEADING_ARRAY,
+    HEADING_LIST,
+    HEADINGS,
+    LEXICAL_DIR,
+    MANIFEST,
+    PASSAGES,
+    VECTOR_ARRAY,
+    VECTORS,
+    Manifest,
+    read_manifest,
+    resolve,
+)
 from passage_search.passage import Passage
 
 if TYPE_CHECKING:
     import faiss
-
-# 2: heading vectors (headings.faiss, headings.jsonl) and the lexical/ folder joined the index.
-FORMAT_VERSION = 2
-MANIFEST = "manifest.json"
-VECTORS = "vectors.faiss"
-# The vectors again as a plain array, whatever the FAISS index type: the next build reuses them (cache.py).
-VECTOR_ARRAY = "vectors.npy"
-PASSAGES = "passages.jsonl"
-HEADINGS = "headings.faiss"
-HEADING_LIST = "headings.jsonl"
-HEADING_ARRAY = "headings.npy"
-CURRENT = "current"
-BUILD_HINT = "python build_index.py"
-
-
-@dataclass(frozen=True)
-class ModelInfo:
-    name: str
-    fingerprint: str
-    dimension: int
-    max_tokens: int
-    path: str = ""
-    backend: str = ""  # "torch", "onnx", "onnx-int8" ("" : built before backends were recorded)
-
-
-@dataclass(frozen=True)
-class Manifest:
-    model: ModelInfo
-    passage_count: int
-    document_count: int
-    corpus_fingerprint: str
-    corpus: str = ""
-    embed_headings: bool = True
-    query_prefix: str = ""
-    passage_prefix: str = ""
-    normalized: bool = True
-    metric: str = "inner_product"
-    # The passage index's type (flat, hnsw, ivf) and parameters, set again on load: see ann.py.
-    index_type: str = "flat"
-    index_params: dict[str, int] = field(default_factory=dict)
-    # The heading index's, chosen the same way by the number of heading paths (flat in older indexes).
-    heading_index_type: str = "flat"
-    heading_index_params: dict[str, int] = field(default_factory=dict)
-    format_version: int = FORMAT_VERSION
-    package_version: str = __version__
-    created: str = field(default_factory=lambda: time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
-    files: dict[str, str] = field(
-        default_factory=lambda: {
-            "vectors": VECTORS,
-            "vector_array": VECTOR_ARRAY,
-            "passages": PASSAGES,
-            "lexical": LEXICAL_DIR,
-            "headings": HEADINGS,
-            "heading_list": HEADING_LIST,
-            "heading_array": HEADING_ARRAY,
-        }
-    )
-    lexical: dict[str, Any] = field(default_factory=dict)
-    # Build settings that shape the passages but have no field above (e.g. the splitter's overlap).
-    settings: dict[str, Any] = field(default_factory=dict)
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> Manifest:
-        fields = dict(data)
-        fields["model"] = ModelInfo(**fields["model"])
-        known = set(cls.__dataclass_fields__)
-        return cls(**{k: v for k, v in fields.items() if k in known})
-
 
 @dataclass
 class LoadedIndex:
@@ -143,16 +84,6 @@ def _plain_vectors(array: Path, index: faiss.Index) -> np.ndarray:
     if isinstance(index, faiss.IndexIVF):
         index.make_direct_map()
     return index.reconstruct_n(0, index.ntotal)
-
-
-def resolve(root: Path) -> Path:
-    """The generation folder that ``root`` (an index folder, or one generation) stands for."""
-    if (root / MANIFEST).is_file():
-        return root
-    current = root / CURRENT
-    if current.is_symlink() or current.exists():
-        return current.resolve()
-    raise IndexNotFoundError(f"No index found at {root}; build it with: {BUILD_HINT}")
 
 
 def heading_paths(passages: list[Passage]) -> list[str]:
@@ -202,46 +133,6 @@ def write_index(
     return gen
 
 
-LOCK = ".build.lock"
-
-
-@contextmanager
-def build_lock(root: Path, *, wait: float = 0.0) -> Iterator[None]:
-    """Hold the index folder's build lock (an advisory ``flock``, released if the process dies).
-
-    Raises:
-        BuildLockedError: another process holds it for longer than ``wait`` seconds.
-    """
-    import fcntl
-
-    root.mkdir(parents=True, exist_ok=True)
-    with open(root / LOCK, "a+") as fh:
-        deadline = time.monotonic() + wait
-        while True:
-            try:
-                fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    fh.seek(0)
-                    holder = fh.read().strip() or "another process"
-                    raise BuildLockedError(
-                        f"Another build of the index at {root} is running ({holder}); wait for it to finish, "
-                        "then build again."
-                    ) from None
-                time.sleep(0.2)
-        try:
-            fh.seek(0)
-            fh.truncate()
-            fh.write(f"pid {os.getpid()}")
-            fh.flush()
-            yield
-        finally:
-            fh.seek(0)
-            fh.truncate()
-            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
-
-
 def _fsync_tree(folder: Path) -> None:
     for path in folder.rglob("*"):
         if path.is_file():
@@ -253,34 +144,6 @@ def _remove_old_generations(root: Path, keep: str) -> None:
     for old in root.glob("gen-*"):
         if old.name != keep and old.is_dir():
             shutil.rmtree(old, ignore_errors=True)
-
-
-def read_manifest(root: Path) -> Manifest:
-    gen = resolve(root)
-    path = gen / MANIFEST
-    try:
-        data = json.loads(path.read_text("utf-8"))
-    except FileNotFoundError as exc:
-        raise IndexNotFoundError(f"No index found at {root}; build it with: {BUILD_HINT}") from exc
-    except (OSError, ValueError) as exc:
-        raise IndexMismatchError(f"The index manifest {path} is unreadable; rebuild with: {BUILD_HINT}") from exc
-    version = data.get("format_version") if isinstance(data, dict) else None
-    if not isinstance(version, int):
-        raise IndexMismatchError(f"The index manifest {path} has no format version; rebuild with: {BUILD_HINT}")
-    if version > FORMAT_VERSION:
-        raise IndexMismatchError(
-            f"The index at {root} uses format {version}, newer than this passage-search understands "
-            f"({FORMAT_VERSION}); upgrade passage-search or rebuild with: {BUILD_HINT}"
-        )
-    if version < FORMAT_VERSION:
-        raise IndexMismatchError(
-            f"The index at {root} uses format {version}, older than this passage-search writes "
-            f"({FORMAT_VERSION}); rebuild it with: {BUILD_HINT}"
-        )
-    try:
-        return Manifest.from_json(data)
-    except (KeyError, TypeError) as exc:
-        raise IndexMismatchError(f"The index manifest {path} is incomplete; rebuild with: {BUILD_HINT}") from exc
 
 
 def load_index(root: Path) -> LoadedIndex:

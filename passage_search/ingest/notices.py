@@ -51,13 +51,3 @@ def first_sentence(text: str) -> str:
     line = text.strip().split("\n")[0]
     match = re.search(r"(?<=[.!?])\s+(?=[A-Z0-9])", line)
     return line[: match.start()] if match else line
-
-
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~$=:^])")
-
-
-def escape_markdown(text: str) -> str:
-    """Make ``text`` render literally in Markdown: no links, images, emphasis, HTML or LaTeX."""
-    escaped = _MARKDOWN_SPECIAL.sub(r"\\\1", text)
-    # Two trailing spaces keep the publisher's line breaks inside a paragraph.
-    return escaped.replace("\n", "  \n")

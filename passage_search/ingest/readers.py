@@ -1,4 +1,4 @@
-"""Readers: turn corpus files (.txt, .md, .html, BEIR corpus.jsonl) into sections under headings.
+"""Readers: turn corpus files (.txt, .md, .html, BEIR corpus.jsonl, .pdf, .docx) into sections under headings.
 
 A section is the text that sits under one heading path. Splitting sections into passages that fit the
 model is the splitter's job, not the readers'.
@@ -15,10 +15,12 @@ from pathlib import Path
 from passage_search.errors import CorpusError
 
 TEXT_SUFFIXES = {".txt": "txt", ".md": "md", ".markdown": "md", ".html": "html", ".htm": "html", ".jsonl": "jsonl"}
+# Binary documents, read by their own modules (pdf.py, docx.py) rather than decoded as text.
+DOCUMENT_SUFFIXES = {".pdf": "pdf", ".docx": "docx"}
 META_SUFFIX = ".meta.json"
-# A patient-information page (.txt, .md, .html) is kilobytes; one this large is a dump or a log put in
-# the corpus by mistake, and would hold a build for an hour on two cores. It is skipped with its size
-# given. BEIR corpus.jsonl files hold whole collections (MedQuAD's is 28 MB) and have no limit.
+# A patient-information page or leaflet (.txt, .md, .html, .pdf, .docx) is kilobytes to a few MB; one this
+# large is a dump or a log put in the corpus by mistake, and would hold a build for an hour on two cores. It
+# is skipped with its size given. BEIR corpus.jsonl files hold whole collections (MedQuAD's is 28 MB) and have no limit.
 MAX_FILE_BYTES = 20 * 1024 * 1024
 
 
@@ -200,6 +202,8 @@ def read_meta(path: Path) -> dict[str, str]:
 
 
 def read_file(path: Path, *, doc_id: str) -> list[Section]:
+    if path.suffix.lower() in DOCUMENT_SUFFIXES:
+        return _read_document(path, doc_id=doc_id)
     kind = TEXT_SUFFIXES[path.suffix.lower()]
     raw = path.read_bytes()
     try:
@@ -215,6 +219,18 @@ def read_file(path: Path, *, doc_id: str) -> list[Section]:
         return parse_beir_jsonl(text, source=source, publisher=publisher)
     parse = {"txt": parse_txt, "md": parse_md, "html": parse_html}[kind]
     return parse(text, doc_id=doc_id, source=source, title=title, publisher=publisher)
+
+
+def _read_document(path: Path, *, doc_id: str) -> list[Section]:
+    # Imported here: they import this module, and only corpora holding such files load pypdf or python-docx.
+    from passage_search.ingest.docx import read_docx
+    from passage_search.ingest.pdf import read_pdf
+
+    if path.stat().st_size == 0:
+        return []  # reported as "the file is empty", like an empty text file
+    meta = read_meta(path)
+    read = read_pdf if DOCUMENT_SUFFIXES[path.suffix.lower()] == "pdf" else read_docx
+    return read(path, doc_id=doc_id, title=meta.get("title", ""), publisher=meta.get("publisher", ""))
 
 
 def corpus_files(root: Path) -> Iterator[tuple[Path, str | None]]:
@@ -241,13 +257,14 @@ def corpus_files(root: Path) -> Iterator[tuple[Path, str | None]]:
 
 
 def _skip_reason(path: Path) -> str | None:
-    if path.suffix.lower() not in TEXT_SUFFIXES:
+    kind = TEXT_SUFFIXES.get(path.suffix.lower()) or DOCUMENT_SUFFIXES.get(path.suffix.lower())
+    if kind is None:
         return "unsupported file type"
     try:
         size = path.stat().st_size
     except OSError as exc:
         return f"cannot be read ({exc.strerror or exc})"
-    if size > MAX_FILE_BYTES and TEXT_SUFFIXES[path.suffix.lower()] != "jsonl":
+    if size > MAX_FILE_BYTES and kind != "jsonl":
         return f"{size / 2**20:.1f} MB, over the {MAX_FILE_BYTES // 2**20} MB limit for one file; split it into pages"
     return None
 

@@ -11,7 +11,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 
 from passage_search.ingest.readers import Section
-from passage_search.passage import Passage, passage_id
+from passage_search.passage import Passage, embedding_text, passage_id
 
 # A sentence ends at . ! ? (optionally closed by quotes or brackets) before white space, or at a line break.
 _SENTENCE_END = re.compile(r"[.!?][\"'”’)\]]*(\s+)|\n+")
@@ -94,13 +94,6 @@ def _pack(units: list[tuple[int, int]], costs: list[int], budget: int, overlap: 
         # Step back by the overlap, but always move forward by at least one unit.
         i = max(j - overlap, i + 1)
     return pieces
-
-
-def embedding_text(passage: Passage, *, with_headings: bool = True, prefix: str = "") -> str:
-    """What the model sees for a passage: its heading path (if enabled) and its text."""
-    if with_headings:
-        return f"{prefix}{passage.breadcrumb}\n\n{passage.text}"
-    return f"{prefix}{passage.text}"
 
 
 def make_passages(

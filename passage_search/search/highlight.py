@@ -1,22 +1,16 @@
-"""Which words of a passage answer the question, and the passage as safe Markdown with them marked.
+"""Which words of a passage answer the question, and where to cut a long passage for its preview.
 
 A word is marked when it reaches the same index term as a word of the question (same spelling fold,
 same Snowball stem: "treatments" marks "treatment", "tumour" marks "tumor"), including the clinical words
-a lay question was expanded with ("chemo" marks "chemotherapy"). Everything else is escaped, so corpus
-text can never become a link, an image, HTML or LaTeX; the marks are the only Markdown we add, and they
-only ever wrap letters and digits.
+a lay question was expanded with ("chemo" marks "chemotherapy").
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Collection
 
-from passage_search.analysis import Vocabulary
-from passage_search.index.lexical import analyze
-from passage_search.ingest.notices import escape_markdown
+from passage_search.analysis import WORD, Vocabulary, analyze
 
-_WORD = re.compile(r"[^\W_]+")
 # Words a question needs but an answer does not show for: marking every "have" or "can" in a passage
 # would hide the marks that matter. (Index terms drop only Lucene's short stopword list.)
 _UNMARKED = frozenset(
@@ -26,8 +20,7 @@ _UNMARKED = frozenset(
     "there these they this those to too up us very was we were what when where which while who whom why will "
     "with would you your".split()
 )
-# Streamlit Markdown's highlight directive, bold too so the mark does not rest on colour alone.
-MARK_OPEN, MARK_CLOSE = ":orange-background[**", "**]"
+
 
 
 def marked_spans(text: str, terms: Collection[str], vocabulary: Vocabulary) -> list[tuple[int, int]]:
@@ -36,25 +29,13 @@ def marked_spans(text: str, terms: Collection[str], vocabulary: Vocabulary) -> l
         return []
     wanted = set(terms)
     spans = []
-    for match in _WORD.finditer(text):
+    for match in WORD.finditer(text):
         if match.group().lower() in _UNMARKED:
             continue
         term = analyze(match.group(), vocabulary)
         if term and term[0] in wanted:
             spans.append(match.span())
     return spans
-
-
-def highlight_markdown(text: str, terms: Collection[str], vocabulary: Vocabulary) -> str:
-    """``text`` escaped for Markdown, with the words matching ``terms`` marked."""
-    out: list[str] = []
-    at = 0
-    for start, end in marked_spans(text, terms, vocabulary):
-        out.append(escape_markdown(text[at:start]))
-        out.append(MARK_OPEN + text[start:end] + MARK_CLOSE)
-        at = end
-    out.append(escape_markdown(text[at:]))
-    return "".join(out)
 
 
 def preview(text: str, limit: int = 600) -> tuple[str, str]:

@@ -16,15 +16,17 @@ from pathlib import Path
 
 import numpy as np
 
-from passage_search.analysis import SpellingCorrector, Vocabulary, load_vocabulary, words
-from passage_search.embed.embedder import DEFAULT_MODEL, Embedder, make_embedder, resolve_backend
+from passage_search.analysis import Vocabulary, analyze, load_vocabulary, words
+from passage_search.embed.base import DEFAULT_MODEL, Embedder
+from passage_search.embed.factory import make_embedder, resolve_backend
 from passage_search.errors import IndexMismatchError, QueryError
-from passage_search.index.lexical import analyze
-from passage_search.index.store import BUILD_HINT, LoadedIndex, Manifest, load_index
+from passage_search.index.manifest import BUILD_HINT, Manifest
+from passage_search.index.store import LoadedIndex, load_index
 from passage_search.index.topk import VectorIndex, exact_top_k, knn
 from passage_search.ingest.notices import is_notice
 from passage_search.passage import Hit, Passage
 from passage_search.search.fusion import Ranking, convex, dbsf, rrf
+from passage_search.search.spelling import SpellingCorrector
 
 MAX_QUERY_CHARS = 1000
 MODES = ("dense", "lexical", "hybrid")
@@ -80,7 +82,7 @@ def serve_one_question_at_a_time() -> None:
     took p50 6.0 ms with two threads and 8.5 ms with one on a quiet machine, 10.0 and 16.9 ms with both
     cores busy with other processes, and 8 clients at once got the same throughput either way.
     """
-    from passage_search.embed.embedder import set_threads
+    from passage_search.embed.base import set_threads
     from passage_search.index.ann import set_threads as set_faiss_threads
 
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)

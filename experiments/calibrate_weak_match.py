@@ -15,11 +15,9 @@ import argparse
 import json
 import random
 import re
-import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 CANCER = re.compile(r"cancer|tumou?r|sarcoma|carcinoma|lymphoma|leuka?emia|neoplas|melanoma|chemo|radiation", re.I)
 
 

@@ -31,7 +31,6 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 DATA = ROOT.parent / "shared" / "data"
 _WORD = re.compile(r"\w+")
 
@@ -146,7 +145,8 @@ def milvus_bm25(uri: str, index: Path, questions: list[str], n: int) -> None:
     """Milvus's BM25 function fed our analysed terms (Milvus Lite has no stemmer), against bm25s."""
     from pymilvus import DataType, Function, FunctionType, MilvusClient
 
-    from passage_search.index.lexical import analyze, lexical_text
+    from passage_search.analysis import analyze
+    from passage_search.index.lexical import lexical_text
     from passage_search.search.searcher import Searcher
 
     searcher = Searcher(index, embedder=HashEmbedder())

@@ -20,8 +20,6 @@ import time
 from dataclasses import asdict, replace
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
 from passage_search.eval.beir import Dataset, load_beir  # noqa: E402
 from passage_search.eval.evaluate import prepare_index  # noqa: E402
 from passage_search.search.searcher import SearchConfig, Searcher, fuse  # noqa: E402

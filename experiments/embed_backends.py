@@ -19,7 +19,6 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 
 def main() -> int:
@@ -33,10 +32,11 @@ def main() -> int:
 
     import numpy as np
 
-    from passage_search.embed.embedder import SentenceTransformerEmbedder
     from passage_search.embed.onnx_backend import OnnxEmbedder
+    from passage_search.embed.torch_backend import SentenceTransformerEmbedder
     from passage_search.ingest.readers import read_corpus
-    from passage_search.ingest.splitter import embedding_text, make_passages
+    from passage_search.ingest.splitter import make_passages
+    from passage_search.passage import embedding_text
 
     queries_file = args.queries or args.corpus.with_name("queries.jsonl")
     questions = [json.loads(line)["text"] for line in queries_file.read_text("utf-8").splitlines() if line][: args.q]
