@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import time
 from pathlib import Path
 
 import streamlit as st
@@ -14,7 +13,9 @@ from passage_search.backends.milvus_store import vectors_from_env
 from passage_search.errors import PassageSearchError, QueryError
 from passage_search.eval.feedback import FeedbackStore, feedback_path
 from passage_search.ingest.notices import Notices, corpus_notices, first_sentence
-from passage_search.search.searcher import MODES, Searcher, clean_query, is_weak, query_notice
+from passage_search.search.confidence import ANSWER, NONE, WEAK
+from passage_search.search.config import MODES
+from passage_search.search.searcher import Searcher
 
 HERE = Path(__file__).resolve().parent
 INDEX_DIR = Path(os.environ.get("PASSAGE_SEARCH_INDEX", HERE / "index"))
@@ -38,7 +39,7 @@ def current_generation(index_dir: str) -> str:
 # current index and, for a moment, the one it replaced.
 @st.cache_resource(show_spinner="Loading the search index…", max_entries=2)
 def load_searcher(index_dir: str, generation: str) -> Searcher:
-    from passage_search.search.searcher import serve_one_question_at_a_time
+    from passage_search.search.model import serve_one_question_at_a_time
 
     serve_one_question_at_a_time()  # several people share two cores; see the function's measurements
     # FAISS from the index folder, or Milvus when PASSAGE_SEARCH_VECTOR_STORE=milvus (README, "Milvus").
@@ -131,42 +132,38 @@ by_topic = page.allowed_rows(corpus.topics, topics, topic_text)
 if by_topic is not None:
     within = by_topic if within is None else within & by_topic
 
-try:
-    question = clean_query(query or "")  # what is searched: control characters dropped, white space folded
-except QueryError:
-    question = ""  # only white space or control characters: nothing to search, so the examples below
-
-if question:
-    started = time.perf_counter()
+result = None
+if (query or "").strip():
     try:
-        hits = searcher.search(question, k=k, mode=mode, within=within)
+        result = searcher.search(query or "", k=k, mode=mode, within=within)
+    except QueryError:
+        result = None  # only control characters: nothing to search, so the examples below
     except PassageSearchError as exc:
         st.error(escape_markdown(str(exc)))
         st.stop()
-    elapsed = (time.perf_counter() - started) * 1000
-    terms = searcher.analyze(question).terms  # the words to mark; after the clock, which shows the search alone
-    weak = bool(hits) and is_weak(hits)
-    notice = query_notice(query or "")
-    if notice:
-        st.info(notice)
-    st.caption(f"{len(hits)} passages for “{escape_markdown(question[:200])}” · {elapsed:.0f} ms")
+
+if result is not None:
+    for notice in result.notices:
+        st.info(escape_markdown(notice))
+    count = f"{len(result)} passage{'' if len(result) == 1 else 's'}"
+    st.caption(f"{count} for “{escape_markdown(result.question[:200])}” · {result.ms:.0f} ms")
     if st.session_state.get("feedback_error"):
         st.warning(f"Your feedback could not be saved: {escape_markdown(st.session_state.pop('feedback_error'))}")
-    if not hits:
-        st.info("No passage matches this question" + (" within the chosen filters." if within is not None else ".")
+    if result.confidence == NONE:
+        st.info(result.message.removesuffix(".") + (" within the chosen filters." if result.filtered else ".")
                 + " Try other words, or browse the topics below.")
-    elif weak:
+    elif result.confidence == WEAK:
         st.warning(
-            "No passage answers this question well. Try saying it another way, or browse the topics below; "
+            f"{result.message} Try saying it another way, or browse the topics below; "
             "the closest passages are under “Closest passages anyway”."
         )
         with st.expander("Closest passages anyway"):
-            for hit in hits:
-                page.card(hit, terms, searcher)
+            for hit in result:
+                page.card(hit, result.terms, searcher)
     else:
-        for hit in hits:
-            page.card(hit, terms, searcher, question=question, store=store, index_id=index_id)
-    if not hits or weak:
+        for hit in result:
+            page.card(hit, result.terms, searcher, question=result.question, store=store, index_id=index_id)
+    if result.confidence != ANSWER:
         with st.expander("Browse topics", expanded=True):
             page.topic_browser(searcher, corpus)
 else:

@@ -39,7 +39,8 @@ def main() -> int:
     from passage_search.eval.beir import load_beir
     from passage_search.eval.evaluate import EVAL_OUT, prepare_index
     from passage_search.index.build import build_index
-    from passage_search.search.searcher import Searcher, serve_one_question_at_a_time
+    from passage_search.search.model import serve_one_question_at_a_time
+    from passage_search.search.searcher import Searcher
 
     serve_one_question_at_a_time()
     data = ROOT / "tests" / "data"

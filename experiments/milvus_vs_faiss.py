@@ -196,7 +196,7 @@ def main() -> int:
     args = ap.parse_args()
 
     from passage_search.index.build import build_index
-    from passage_search.search.searcher import serve_one_question_at_a_time
+    from passage_search.search.model import serve_one_question_at_a_time
 
     serve_one_question_at_a_time()
     args.work.mkdir(parents=True, exist_ok=True)

@@ -22,7 +22,9 @@ from pathlib import Path
 
 from passage_search.eval.beir import Dataset, load_beir  # noqa: E402
 from passage_search.eval.evaluate import prepare_index  # noqa: E402
-from passage_search.search.searcher import SearchConfig, Searcher, fuse  # noqa: E402
+from passage_search.search.config import SearchConfig  # noqa: E402
+from passage_search.search.fusion import fuse
+from passage_search.search.searcher import Searcher
 
 DEPTH = 100
 
@@ -43,7 +45,7 @@ def grid() -> list[SearchConfig]:
 def doc_run(searcher: Searcher, rankings: list[dict], ids: list[str], cfg: SearchConfig) -> dict[str, dict]:
     run = {}
     for qid, ranking in zip(ids, rankings, strict=True):
-        fused = fuse(ranking, cfg)
+        fused = fuse(ranking, cfg.mode, cfg.fusion, cfg.weights, rrf_k=cfg.rrf_k)
         docs: dict[str, float] = {}
         for rank, (row, _score) in enumerate(fused):
             # Scores from different fusions are not comparable; 1/rank keeps the order ranx sees.

@@ -35,7 +35,7 @@ if st.button("Run", type="primary", disabled=not (modes and folder)):
         if done % 20 == 0 or done == total:
             bar.progress(done / total, text=f"{mode}: {done} of {total} questions")
 
-    from passage_search.search.searcher import serve_one_question_at_a_time
+    from passage_search.search.model import serve_one_question_at_a_time
 
     serve_one_question_at_a_time()
     try:

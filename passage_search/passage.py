@@ -29,6 +29,11 @@ class Passage:
     def breadcrumb(self) -> str:
         return HEADING_SEPARATOR.join(self.heading_path)
 
+    @property
+    def source_line(self) -> str:
+        """Where the passage comes from, as every face shows it: publisher — file."""
+        return f"{self.publisher} — {self.source}" if self.publisher else self.source
+
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         data["heading_path"] = list(self.heading_path)

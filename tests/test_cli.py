@@ -23,7 +23,7 @@ def fake_model(monkeypatch):
         return FakeEmbedder(name=model or "fake-hash")
 
     monkeypatch.setattr("passage_search.index.build.make_embedder", make)
-    monkeypatch.setattr("passage_search.search.searcher.make_embedder", make)
+    monkeypatch.setattr("passage_search.search.model.make_embedder", make)
     monkeypatch.setattr("passage_search.embed.factory.make_embedder", make)
 
 
@@ -70,7 +70,7 @@ def test_build_if_stale_skips_an_up_to_date_index(fake_model, tiny_corpus, tmp_p
 
 def test_search_json_fields(fake_model, fake_index, capsys):
     assert main(["search", "limb sparing surgery", "--index", str(fake_index), "--json", "-k", "3"]) == 0
-    hits = json.loads(capsys.readouterr().out)
+    hits = json.loads(capsys.readouterr().out)["hits"]
     assert [h["rank"] for h in hits] == [1, 2, 3]
     passages = {p.id: p for p in load_index(fake_index).passages}
     for hit in hits:
@@ -87,7 +87,7 @@ def test_search_text_output_shows_breadcrumb_and_source(fake_model, fake_index, 
     assert main(["search", "limb sparing surgery", "--index", str(fake_index), "-k", "1"]) == 0
     out = capsys.readouterr().out
     assert "1. [" in out and "Living with sarcoma › Surgery" in out
-    assert "Source: Example Health Society, sarcoma.txt" in out
+    assert "Source: Example Health Society — sarcoma.txt" in out
 
 
 def test_search_missing_index_names_the_build_command(fake_model, tmp_path, capsys):

@@ -10,6 +10,7 @@ import pytest
 from conftest import CORPUS, REPO, SEED_QUESTIONS, FakeEmbedder, live_markup
 
 from passage_search.eval import beir
+from passage_search.app import cli_eval
 from passage_search.eval import evaluate as ev
 from passage_search.eval.report import format_table, worst_first, write_report
 
@@ -220,7 +221,7 @@ def test_unknown_mode_is_refused_before_any_work(tmp_path):
 def test_cmd_eval_prints_the_table_and_writes_the_report(monkeypatch, tmp_path, capsys):
     monkeypatch.setattr("passage_search.embed.factory.make_embedder", lambda model=None, **_: FakeEmbedder())
     parser = argparse.ArgumentParser()
-    ev.add_eval_parser(parser.add_subparsers())
+    cli_eval.add_eval_parser(parser.add_subparsers())
     args = parser.parse_args(["eval", str(TINY), "--mode", "dense", "-k", "20", "--out", str(tmp_path), "-q"])
     assert args.func(args) == 0
     printed = capsys.readouterr().out

@@ -35,7 +35,7 @@ def fake_model(monkeypatch):
     def make(model=None, **_kwargs):
         return FakeEmbedder(name=model or "fake-hash")
 
-    for where in ("index.build", "search.searcher", "embed.factory"):
+    for where in ("index.build", "search.model", "embed.factory"):
         monkeypatch.setattr(f"passage_search.{where}.make_embedder", make)
 
 

@@ -9,8 +9,9 @@ from hypothesis import strategies as st
 
 from passage_search.analysis import analyze, load_vocabulary
 from passage_search.app.markdown import MARK_CLOSE, MARK_OPEN, escape_markdown, highlight_markdown
+from passage_search.search.config import MODES
 from passage_search.search.highlight import marked_spans, preview
-from passage_search.search.searcher import MODES, Searcher
+from passage_search.search.searcher import Searcher
 from passage_search.search.topics import as_question, example_searches, top_topic, topic_tree
 
 VOCAB = load_vocabulary()
@@ -30,7 +31,7 @@ def test_a_filtered_search_returns_only_the_allowed_passages(searcher, mode):
 
 
 def test_an_empty_filter_finds_nothing_and_no_filter_finds_everything(searcher):
-    assert searcher.search("surgery", k=10, within=[]) == []
+    assert searcher.search("surgery", k=10, within=[]).hits == ()
     everything = searcher.search("surgery", k=50, mode="dense")
     assert len(everything) == len(searcher.passages)
 

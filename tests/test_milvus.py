@@ -25,7 +25,8 @@ from passage_search.errors import IndexMismatchError, VectorStoreError
 from passage_search.index.build import build_index
 from passage_search.index.store import load_index
 from passage_search.index.topk import knn
-from passage_search.search.searcher import MODES, Searcher
+from passage_search.search.config import MODES
+from passage_search.search.searcher import Searcher
 
 QUESTIONS = [
     "radiation therapy before surgery",
@@ -268,7 +269,7 @@ def fake_model(monkeypatch):
     def make(model=None, **_kwargs):
         return FakeEmbedder(name=model or "fake-hash")
 
-    monkeypatch.setattr("passage_search.search.searcher.make_embedder", make)
+    monkeypatch.setattr("passage_search.search.model.make_embedder", make)
 
 
 def test_cli_push_then_search_round_trip(milvus, fake_model, fake_index, capsys):
@@ -279,9 +280,9 @@ def test_cli_push_then_search_round_trip(milvus, fake_model, fake_index, capsys)
     assert "already holds these" in capsys.readouterr().out
     search = ["search", "radiation before surgery", "--index", str(fake_index), "-k", "4", "--json"]
     assert main(search) == 0
-    want = json.loads(capsys.readouterr().out)
+    want = json.loads(capsys.readouterr().out)["hits"]
     assert main([*search, "--vector-store", "milvus", "--uri", milvus, "--collection", "tiny_cli"]) == 0
-    got = json.loads(capsys.readouterr().out)
+    got = json.loads(capsys.readouterr().out)["hits"]
     assert [h["id"] for h in got] == [h["id"] for h in want] and len(got) == 4
 
 

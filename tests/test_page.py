@@ -165,7 +165,7 @@ def fake_page_model(monkeypatch):
     """The page makes its model the way the CLI does (searcher.make_embedder); it gets the fake one."""
     from conftest import FakeEmbedder
 
-    monkeypatch.setattr("passage_search.search.searcher.make_embedder", lambda model=None, **_kwargs: FakeEmbedder())
+    monkeypatch.setattr("passage_search.search.model.make_embedder", lambda model=None, **_kwargs: FakeEmbedder())
 
 
 def cards(at: AppTest) -> list[str]:

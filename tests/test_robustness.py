@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 
 from passage_search.errors import CorpusError, QueryError
 from passage_search.ingest.readers import parse_beir_jsonl, parse_html, parse_md, parse_txt
-from passage_search.search.searcher import MAX_QUERY_CHARS, Searcher
+from passage_search.search.query import MAX_QUERY_CHARS
+from passage_search.search.searcher import Searcher
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 

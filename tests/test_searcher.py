@@ -34,7 +34,7 @@ def test_k_larger_than_the_index_returns_every_passage_once(searcher):
 
 @pytest.mark.parametrize("k", [0, -1])
 def test_k_below_one_returns_nothing(searcher, k):
-    assert searcher.search("sarcoma surgery", k=k) == []
+    assert searcher.search("sarcoma surgery", k=k).hits == ()
 
 
 def test_k_limits_the_number_of_hits(searcher):

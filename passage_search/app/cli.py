@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from passage_search import __version__
+from passage_search.app.cli_eval import add_eval_parser
 from passage_search.errors import PassageSearchError
-from passage_search.eval.evaluate import add_eval_parser
 
 if TYPE_CHECKING:
     from passage_search.eval.feedback import FeedbackStore
@@ -258,35 +258,34 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 
 def _one_thread() -> None:
-    from passage_search.search.searcher import serve_one_question_at_a_time
+    from passage_search.search.model import serve_one_question_at_a_time
 
     serve_one_question_at_a_time()
 
 
 def cmd_search(args: argparse.Namespace) -> int:
-    from passage_search.search.searcher import Searcher, clean_query, query_notice
+    from passage_search.search.searcher import Searcher
 
-    clean_query(args.question)  # refuse an empty question before spending seconds on loading the model
-    notice = query_notice(args.question)
-    if notice:
-        print(f"passage-search: {notice}", file=sys.stderr)
+    Searcher.check_question(args.question)  # refuse an empty question before spending seconds on the model
     _one_thread()
     from passage_search.backends.milvus_store import opener
 
     vectors = opener(args.vector_store, args.uri, args.collection)
     searcher = Searcher(args.index, model=args.model, backend=args.backend, vectors=vectors)
-    hits = searcher.search(args.question, k=args.k, mode=args.mode)
+    result = searcher.search(args.question, k=args.k, mode=args.mode)
+    for notice in result.notices:
+        print(f"passage-search: {notice}", file=sys.stderr)
     if args.json:
-        print(json.dumps([h.to_json() for h in hits], ensure_ascii=False, indent=2))
+        print(json.dumps(result.to_json(), ensure_ascii=False, indent=2))
         return EXIT_OK
-    if not hits:
-        print("No passages found.")
-    for hit in hits:
+    if result.message:
+        print(result.message + (" The closest passages:\n" if result.hits else ""))
+    for hit in result:
         p = hit.passage
         print(f"{hit.rank}. [{hit.score:.3f}] {p.breadcrumb}")
         for line in p.text.splitlines():
             print(f"   {line}" if line.strip() else "")
-        print(f"   Source: {p.publisher + ', ' if p.publisher else ''}{p.source}\n")
+        print(f"   Source: {p.source_line}\n")
     return EXIT_OK
 
 

@@ -121,14 +121,9 @@ def allowed_rows(groups: dict[str, list[int]], chosen: list[str], typed: str) ->
     return None
 
 
-def source_of(passage: Passage) -> str:
-    """Where a passage comes from, as a card and a copy name it: publisher — file."""
-    return f"{passage.publisher} — {passage.source}" if passage.publisher else passage.source
-
-
 def copy_text(passage: Passage) -> str:
     """What the copy button copies: where the passage comes from, then the passage verbatim."""
-    return f"{passage.breadcrumb}\n\n{passage.text}\n\nSource: {source_of(passage)}"
+    return f"{passage.breadcrumb}\n\n{passage.text}\n\nSource: {passage.source_line}"
 
 
 def details(hit: Hit) -> str:
@@ -178,7 +173,7 @@ def card(
         if rest:
             with st.expander("Show more"):
                 st.markdown(highlight_markdown(rest, terms, searcher.vocabulary))
-        st.caption(f"Source: {escape_markdown(source_of(p))}")
+        st.caption(f"Source: {escape_markdown(p.source_line)}")
         left, middle, right = st.columns([1, 1, 2], vertical_alignment="center")
         with left.popover("Copy", icon=":material/content_copy:", help="The passage with its headings and source"):
             st.caption("Press the copy icon at the top right of the box.")

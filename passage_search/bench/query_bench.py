@@ -16,7 +16,9 @@ def run_queries(index: Path, questions: list[str], *, k: int = 10, backend: str 
     import numpy as np
 
     from passage_search.embed.model_folder import default_model_path
-    from passage_search.search.searcher import MODES, Searcher, serve_one_question_at_a_time
+    from passage_search.search.config import MODES
+    from passage_search.search.model import serve_one_question_at_a_time
+    from passage_search.search.searcher import Searcher
 
     serve_one_question_at_a_time()
     searcher = Searcher(index, backend=backend)

@@ -2,24 +2,22 @@
 
 A dataset's corpus is indexed once into a cache keyed by corpus, model and settings; every requested
 mode is run and scored at document level (a document ranks by its best passage) with ranx. The files
-it writes are ``report.py``'s job. Only the standard library is imported at the top, so the CLI stays
-instant; the index, model and ranx are imported by the function that needs them.
+it writes are ``report.py``'s job, the command line ``app/cli_eval.py``'s. Only the standard library is
+imported at the top, so the CLI stays instant; the index, model and ranx are imported where needed.
 """
 
 from __future__ import annotations
 
-import argparse
 import statistics
-import sys
 import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from passage_search.errors import QueryError
-from passage_search.eval.beir import Dataset, EvalError, corpus_jsonl, load_beir, slug
+from passage_search.eval.beir import Dataset, EvalError, corpus_jsonl, slug
 from passage_search.passage import Hit
 
 if TYPE_CHECKING:
@@ -115,9 +113,9 @@ class EvalResult:
 
 
 def available_modes() -> tuple[str, ...]:
-    from passage_search.search import searcher
+    from passage_search.search.config import MODES
 
-    return tuple(getattr(searcher, "MODES", ("dense",)))
+    return MODES
 
 
 def check_modes(modes: Sequence[str] | None) -> tuple[str, ...]:
@@ -287,71 +285,3 @@ def run_eval(
             info, emb = prepare(rebuild=True)
             searcher = Searcher(info.path, embedder=emb)
     return evaluate(searcher, dataset, modes, k, index=info, on_progress=on_progress)
-
-
-# ---- the command line (wired into cli.py as ``passage-search eval``) -----------------------------------
-
-
-def add_eval_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    p = subparsers.add_parser(
-        "eval",
-        help="score the search on a BEIR test set",
-        description="Score every search mode on a BEIR test set (document level).",
-    )
-    p.add_argument("dataset", type=Path, help="BEIR folder: corpus.jsonl, queries.jsonl, qrels/test.tsv")
-    p.add_argument(
-        "--mode",
-        nargs="+",
-        default=None,
-        metavar="MODE",
-        help="modes to compare, e.g. dense lexical hybrid (default: all)",
-    )
-    p.add_argument("--queries", type=Path, help="queries.jsonl to use instead of the folder's")
-    p.add_argument("--qrels", type=Path, help="qrels .tsv to use instead of the folder's qrels/test.tsv")
-    p.add_argument("--corpus", type=Path, help="corpus.jsonl to use instead of the folder's")
-    p.add_argument("--index", type=Path, help="search this index instead of indexing the corpus")
-    p.add_argument("-k", type=int, default=DEFAULT_K, help=f"documents ranked per query (default: {DEFAULT_K})")
-    p.add_argument("--out", type=Path, help=f"output folder (default: {EVAL_OUT}/<dataset name>)")
-    p.add_argument("--model", default=None, help="local sentence-transformers folder (default: all-MiniLM-L6-v2)")
-    p.add_argument("--no-headings", action="store_true", help="index passage text without its heading path")
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
-    p.set_defaults(func=cmd_eval)
-    return p
-
-
-def cmd_eval(args: argparse.Namespace) -> int:
-    from passage_search.eval.report import format_table, write_report
-
-    dataset = load_beir(args.dataset, args.queries, args.qrels, corpus=args.corpus)
-    bars: dict[str, Any] = {}
-
-    def on_progress(mode: str, done: int, total: int) -> None:
-        if args.quiet:
-            return
-        from tqdm import tqdm
-
-        bar = bars.get(mode) or bars.setdefault(mode, tqdm(total=total, desc=mode, unit="q", file=sys.stderr))
-        bar.update(1)
-        if done == total:
-            bar.close()
-
-    result = run_eval(
-        dataset,
-        modes=args.mode,
-        k=args.k,
-        cache_root=(args.out or EVAL_OUT) / ".cache",
-        index_dir=args.index,
-        model=args.model,
-        embed_headings=not args.no_headings,
-        progress=not args.quiet,
-        on_progress=on_progress,
-    )
-    out = args.out or EVAL_OUT / slug(dataset.name)
-    write_report(result, out)
-    info, passages = result.index, result.manifest.passage_count
-    if info is not None:
-        done = f"Indexed {passages} passages in {info.seconds:.1f} s" if info.built else "Reused the index"
-        print(f"{done} at {info.path}")
-    print(format_table(result))
-    print(f"Report, runs and recall plot -> {out}")
-    return 0

@@ -88,7 +88,7 @@ class FeedbackStore:
             FeedbackError: the file cannot be used (not SQLite, locked, unwritable).
         """
         # Imported here: the searcher pulls in numpy and the index stack, which stats and export do not need.
-        from passage_search.search.searcher import clean_query
+        from passage_search.search.query import clean_query
 
         if not isinstance(hit, Hit):
             raise FeedbackError("Only a search hit can be judged.")

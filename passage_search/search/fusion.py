@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 
 Ranking = Sequence[tuple[int, float]]
 
@@ -70,3 +71,36 @@ def distribution_normalized(ranking: Ranking) -> dict[int, float]:
 def dbsf(rankings: Mapping[str, Ranking], *, weights: Mapping[str, float]) -> list[tuple[int, float]]:
     """Distribution-based score fusion: weighted sum of mean/sd-normalised scores (absent rows add 0)."""
     return _weighted_sum(rankings, weights, distribution_normalized)
+
+
+def fuse(rankings: Mapping[str, Ranking], mode: str, fusion: str, weights: Mapping[str, float], *, rrf_k: float) -> list[
+    tuple[int, float]
+]:
+    """One ranked list from the retrievers' lists; in a single-retriever mode that retriever's list.
+
+    A retriever weighted 0 is left out.
+    """
+    if mode != "hybrid":
+        return list(rankings[mode])
+    used = {name: ranking for name, ranking in rankings.items() if weights.get(name, 0.0) > 0}
+    if fusion == "rrf":
+        return rrf(used, k=rrf_k, weights=weights)
+    if fusion == "dbsf":
+        return dbsf(used, weights=weights)
+    return convex(used, weights=weights)
+
+
+def demote_notices(
+    fused: Sequence[tuple[int, float]], rankings: Mapping[str, Ranking], notice_rows: AbstractSet[int]
+) -> list[tuple[int, float]]:
+    """Move notice rows (disclaimer, copyright) after every other row.
+
+    The page always shows the disclaimer; as a search result it only pushes answers down, unless several
+    retrievers all put it first: then the question is about the notice itself.
+    """
+    if not notice_rows:
+        return list(fused)
+    firsts = [ranking[0][0] if ranking else None for ranking in rankings.values()]
+    kept = {row for row in notice_rows if len(firsts) > 1 and all(first == row for first in firsts)}
+    demoted = notice_rows - kept
+    return [x for x in fused if x[0] not in demoted] + [x for x in fused if x[0] in demoted]

@@ -1,0 +1,74 @@
+"""The one object a search returns; every face (page, CLI, HTTP, feedback, evaluation) renders only it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, overload
+
+from passage_search.passage import Hit
+from passage_search.search.confidence import MESSAGES
+
+
+@dataclass(frozen=True)
+class SearchResult(Sequence[Hit]):
+    """The hits for one question, best first, with how the question was searched and how sure the answer is.
+
+    It is a sequence of its hits (``result[0]``, ``len(result)``, ``for hit in result``).
+
+    Attributes:
+        question: the question as searched (control characters dropped, white space folded, bounded).
+        mode: the retrieval mode used.
+        corrections: misspelt word -> the corpus word searched instead.
+        expansions: clinical words added for lay words and abbreviations in the question.
+        terms: the index terms of the question (with expansions): the words a face may mark in a passage.
+        notices: what the person should know about how the question was searched (e.g. it was cut short).
+        confidence: "answer", "weak" or "none" (see ``search.confidence``).
+        filtered: the search was limited to some passages (documents or topics).
+        ms: milliseconds the search took.
+    """
+
+    question: str
+    hits: tuple[Hit, ...]
+    mode: str
+    confidence: str
+    corrections: dict[str, str] = field(default_factory=dict)
+    expansions: tuple[str, ...] = ()
+    terms: tuple[str, ...] = ()
+    notices: tuple[str, ...] = ()
+    filtered: bool = False
+    ms: float = 0.0
+
+    @overload
+    def __getitem__(self, i: int) -> Hit: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> Sequence[Hit]: ...
+
+    def __getitem__(self, i: int | slice) -> Hit | Sequence[Hit]:
+        return self.hits[i]
+
+    def __len__(self) -> int:
+        return len(self.hits)
+
+    def __iter__(self) -> Iterator[Hit]:
+        return iter(self.hits)
+
+    @property
+    def message(self) -> str:
+        """The confidence state in words ("" when the first hit is offered as the answer)."""
+        return MESSAGES[self.confidence]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "question": self.question,
+            "mode": self.mode,
+            "confidence": self.confidence,
+            "message": self.message,
+            "corrections": dict(self.corrections),
+            "expansions": list(self.expansions),
+            "notices": list(self.notices),
+            "filtered": self.filtered,
+            "ms": round(self.ms, 3),
+            "hits": [h.to_json() for h in self.hits],
+        }
