@@ -41,3 +41,9 @@ class VectorStoreError(PassageSearchError):
 
 class DistributedError(PassageSearchError):
     """A build on Ray cannot start or did not finish (Ray missing, no cluster, a worker failed)."""
+
+
+def first_line(exc: BaseException, limit: int = 300) -> str:
+    """The first line of a library's exception message (its type if it has none), to quote in our sentence."""
+    text = str(getattr(exc, "message", None) or exc).strip()
+    return text.splitlines()[0][:limit].rstrip(".") if text else type(exc).__name__

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -31,12 +30,14 @@ from passage_search.backends.milvus_store import (
     row_count,
 )
 from passage_search.errors import VectorStoreError
+from passage_search.index import ann
 from passage_search.index.store import load_index
 
 INDEX_TYPES = ("FLAT", "HNSW", "IVF_FLAT")
 PUSH_TIMEOUT = 600.0  # flush, index build and load of a large collection take minutes on a cluster
 BATCH = 1000  # rows per insert: 1.5 MB at 384-d, far below gRPC's message limit
-HNSW_PARAMS = {"M": 32, "efConstruction": 200}  # as ann.py builds FAISS HNSW
+# The FAISS index's parameters, so an index pushed to Milvus is searched as the index folder's is.
+HNSW_PARAMS = {"M": ann.HNSW_M, "efConstruction": ann.HNSW_EF_CONSTRUCTION}
 PASSAGE_ID_MAX = 1024
 
 
@@ -147,7 +148,7 @@ def _build_params(index_type: str, n: int) -> dict[str, int]:
     if index_type == "HNSW":
         return dict(HNSW_PARAMS)
     if index_type == "IVF_FLAT":
-        return {"nlist": max(1, min(65536, round(4 * math.sqrt(n))))}  # ann.py's rule: about 4 sqrt(n) lists
+        return {"nlist": min(65536, ann.ivf_lists(n))}
     return {}
 
 

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from passage_search.errors import IndexMismatchError, PassageSearchError, VectorStoreError
+from passage_search.errors import IndexMismatchError, PassageSearchError, VectorStoreError, first_line
 from passage_search.index.manifest import CURRENT, FORMAT_VERSION
 from passage_search.index.store import LoadedIndex
 
@@ -194,7 +194,7 @@ class MilvusVectors:
         except Exception as exc:  # pymilvus raises MilvusException, grpc.RpcError or ValueError
             if not self._replaced():
                 raise VectorStoreError(
-                    f"Milvus at {self.uri} did not answer a search ({_first_line(exc)}); check that it is running."
+                    f"Milvus at {self.uri} did not answer a search ({first_line(exc, 200)}); check that it is running."
                 ) from exc
             self._open()  # a push moved the alias: the new collection, if it holds this index
             with calls(self.uri, "search"):
@@ -277,7 +277,7 @@ def connect(uri: str) -> Any:
         )
     except Exception as exc:
         raise VectorStoreError(
-            f"Cannot reach Milvus at {uri} ({_first_line(exc)}); start it, or check --uri and {ENV_TOKEN}."
+            f"Cannot reach Milvus at {uri} ({first_line(exc, 200)}); start it, or check --uri and {ENV_TOKEN}."
         ) from exc
 
 
@@ -289,12 +289,7 @@ def calls(uri: str, doing: str) -> Iterator[None]:
     except PassageSearchError:
         raise
     except Exception as exc:
-        raise VectorStoreError(f"Could not {doing} Milvus at {uri}: {_first_line(exc)}.") from exc
-
-
-def _first_line(exc: Exception) -> str:
-    text = getattr(exc, "message", None) or str(exc) or type(exc).__name__
-    return text.strip().splitlines()[0][:200].rstrip(".") if text.strip() else type(exc).__name__
+        raise VectorStoreError(f"Could not {doing} Milvus at {uri}: {first_line(exc, 200)}.") from exc
 
 
 def check_name(name: str) -> None:

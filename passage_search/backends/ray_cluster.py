@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
 
-from passage_search.errors import DistributedError
+from passage_search.errors import DistributedError, first_line
 
 INSTALL_HINT = "pip install 'passage-search[distributed]'"
 
@@ -163,8 +163,3 @@ def data_settings(ray: ModuleType, *, progress: bool) -> Iterator[None]:
         for name, value in saved.items():
             setattr(context, name, value)
         log.setLevel(level)
-
-
-def first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0][:300] if text else type(exc).__name__

@@ -22,11 +22,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from passage_search.backends.ray_cluster import RaySession, data_settings, first_line, require_ray
+from passage_search.backends.ray_cluster import RaySession, data_settings, require_ray
 from passage_search.embed.base import DEFAULT_MODEL, Embedder
 from passage_search.embed.factory import make_embedder
 from passage_search.embed.model_folder import default_model_path
-from passage_search.errors import DistributedError, ModelError, PassageSearchError
+from passage_search.errors import DistributedError, ModelError, PassageSearchError, first_line
 from passage_search.index.build import BuildResult, build_index
 from passage_search.passage import text_hash
 

@@ -73,9 +73,9 @@ def dbsf(rankings: Mapping[str, Ranking], *, weights: Mapping[str, float]) -> li
     return _weighted_sum(rankings, weights, distribution_normalized)
 
 
-def fuse(rankings: Mapping[str, Ranking], mode: str, fusion: str, weights: Mapping[str, float], *, rrf_k: float) -> list[
-    tuple[int, float]
-]:
+def fuse(
+    rankings: Mapping[str, Ranking], mode: str, fusion: str, weights: Mapping[str, float], *, rrf_k: float
+) -> list[tuple[int, float]]:
     """One ranked list from the retrievers' lists; in a single-retriever mode that retriever's list.
 
     A retriever weighted 0 is left out.
