@@ -6,7 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from passage_search.app.cli import add_build_arguments, cmd_build, run
+from passage_search.app.cli import run
+from passage_search.app.cli_build import add_build_arguments, cmd_build
 
 HERE = Path(__file__).resolve().parent
 
