@@ -47,11 +47,11 @@ def test_build_prints_one_summary_line(fake_model, tiny_corpus, tmp_path, capsys
 
 
 def test_build_reports_skipped_files(fake_model, tiny_corpus, tmp_path, capsys):
-    (tiny_corpus / "scan.pdf").write_bytes(b"%PDF")
+    (tiny_corpus / "slides.pptx").write_bytes(b"PK\x03\x04")
     assert main(["build", "--corpus", str(tiny_corpus), "--out", str(tmp_path / "idx"), "-q"]) == 0
     captured = capsys.readouterr()
     assert "(1 files skipped)" in captured.out or "(1 file skipped)" in captured.out
-    assert "scan.pdf" in captured.err and "unsupported" in captured.err
+    assert "slides.pptx" in captured.err and "unsupported" in captured.err
 
 
 def test_build_if_stale_skips_an_up_to_date_index(fake_model, tiny_corpus, tmp_path, capsys):
@@ -212,7 +212,7 @@ def test_build_names_every_skipped_file_and_why(fake_model, tmp_path, capsys):
             "latin1.txt": "Café crème brûlée.\n".encode("latin-1"),
             "toc.txt": "Title\n\nHeading one\n\nHeading two\n",
             "nul.txt": b"Some text\x00with a NUL byte.\n",
-            "scan.pdf": b"%PDF-1.4",
+            "slides.pptx": b"PK\x03\x04",
         },
     )
     (corpus / "gone.md").symlink_to(tmp_path / "missing.md")
@@ -226,7 +226,7 @@ def test_build_names_every_skipped_file_and_why(fake_model, tmp_path, capsys):
         "gone.md": "a link to nothing (broken symlink)",
         "latin1.txt": "is not UTF-8 text (byte 3); convert it to UTF-8.",
         "nul.txt": "looks binary (it contains NUL bytes).",
-        "scan.pdf": "unsupported file type",
+        "slides.pptx": "unsupported file type",
         "toc.txt": "no text under any heading",
     }
     for name, reason in expected.items():
@@ -241,7 +241,7 @@ def test_build_of_an_empty_folder_exits_1_with_one_line(fake_model, tmp_path, ca
     rc = main(["build", "--corpus", str(tmp_path / "corpus"), "--out", str(tmp_path / "idx"), "-q"])
     captured = capsys.readouterr()
     line = one_line_refusal(rc, captured.err)
-    assert line == f"passage-search: No passages found in {tmp_path / 'corpus'}; add .txt, .md, .html or BEIR " \
-        "corpus.jsonl files."
+    assert line == f"passage-search: No passages found in {tmp_path / 'corpus'}; add .txt, .md, .html, .pdf, .docx " \
+        "or BEIR corpus.jsonl files."
     assert captured.out == ""
     assert not (tmp_path / "idx" / "current").exists()

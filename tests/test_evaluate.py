@@ -9,8 +9,8 @@ from math import log2
 import pytest
 from conftest import CORPUS, REPO, SEED_QUESTIONS, FakeEmbedder, live_markup
 
-from passage_search.eval import beir
 from passage_search.app import cli_eval
+from passage_search.eval import beir
 from passage_search.eval import evaluate as ev
 from passage_search.eval.report import format_table, worst_first, write_report
 

@@ -97,10 +97,10 @@ def test_a_rebuild_for_a_new_setting_reuses_every_vector(tiny_corpus, index, tmp
 
 def test_a_skipped_file_added_rebuilds_with_identical_results(tiny_corpus, index):
     before = results(index)
-    (tiny_corpus / "scan.pdf").write_bytes(b"%PDF")  # changes the corpus fingerprint, not the passages
+    (tiny_corpus / "slides.pptx").write_bytes(b"PK")  # changes the corpus fingerprint, not the passages
     result, emb = build(tiny_corpus, index)
     assert emb.seen == [] and not result.up_to_date and result.embedded == 0
-    assert result.skipped == [("scan.pdf", "unsupported file type")]
+    assert result.skipped == [("slides.pptx", "unsupported file type")]
     assert results(index) == before
 
 

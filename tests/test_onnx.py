@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from conftest import CORPUS, REPO, SEED_QUESTIONS
 
-from passage_search.embed import onnx_backend as onnx_embedder
+from passage_search.embed import onnx_export as onnx_embedder
 from passage_search.embed.factory import make_embedder, resolve_backend
 from passage_search.embed.onnx_backend import OnnxEmbedder
 from passage_search.embed.onnx_export import META_FILE, MODEL_FILE

@@ -249,9 +249,9 @@ def test_sidecar_meta_sets_title_and_publisher(tmp_path):
 
 
 def test_unsupported_extension_is_skipped_with_reason(tmp_path):
-    root = write_tree(tmp_path / "c", {"a.txt": "Hello there.\n", "scan.pdf": b"%PDF-1.4 binary"})
+    root = write_tree(tmp_path / "c", {"a.txt": "Hello there.\n", "slides.pptx": b"PK\x03\x04 binary"})
     report = read_corpus(root)
-    assert report.skipped == [("scan.pdf", "unsupported file type")]
+    assert report.skipped == [("slides.pptx", "unsupported file type")]
     assert [s.doc_id for s in report.sections] == ["a.txt"]
 
 
@@ -408,7 +408,7 @@ def test_a_truly_empty_folder_is_refused_in_one_sentence(tmp_path):
         build_index(tmp_path / "corpus", tmp_path / "index", embedder=FakeEmbedder())
     message = str(info.value)
     assert message == (
-        f"No passages found in {tmp_path / 'corpus'}; add .txt, .md, .html or BEIR corpus.jsonl files."
+        f"No passages found in {tmp_path / 'corpus'}; add .txt, .md, .html, .pdf, .docx or BEIR corpus.jsonl files."
     )
     assert "\n" not in message and message.count(". ") == 0
 

@@ -52,7 +52,7 @@ def add_build_arguments(p: argparse.ArgumentParser, corpus: Path, out: Path) -> 
 
 def cmd_build(args: argparse.Namespace) -> int:
     from passage_search.embed.factory import make_embedder
-    from passage_search.index.build import build_index, staleness
+    from passage_search.index.build import HEADING_WEIGHT, OVERLAP, build_index, staleness
 
     if args.engine == "ray":
         from passage_search.backends.ray_cluster import require_ray
@@ -64,8 +64,12 @@ def cmd_build(args: argparse.Namespace) -> int:
         raise DistributedError("--address, --workers and --temp-dir are for Ray builds; add --engine ray.")
     embedder = make_embedder(args.model, backend=args.backend)
     if args.if_stale and not args.force:
-        fingerprint = embedder.fingerprint
-        why = staleness(args.corpus, args.out, model_fingerprint=fingerprint, index_type=args.index_type)
+        # Every setting this build states, so --if-stale and the build's own check are one test.
+        why = staleness(
+            args.corpus, args.out, model_fingerprint=embedder.fingerprint, max_tokens=embedder.max_tokens,
+            embed_headings=not args.no_headings, query_prefix=args.query_prefix, passage_prefix=args.passage_prefix,
+            overlap=OVERLAP, heading_weight=HEADING_WEIGHT, index_type=args.index_type,
+        )
         if why is None:
             print(f"The index at {args.out} is up to date with {args.corpus}.")
             return EXIT_OK
@@ -96,7 +100,8 @@ def cmd_build(args: argparse.Namespace) -> int:
     for name, reason in result.skipped:
         print(f"skipped {name}: {reason}", file=sys.stderr)
     print(
-        f"Indexed {docs} into {result.passages} passages in {result.seconds:.1f} s, {reuse} "
+        f"Indexed {docs} into {result.passages} passages in {result.seconds:.1f} s, {reuse}, "
+        f"{result.resplit} document{'' if result.resplit == 1 else 's'} split anew "
         f"({len(result.skipped)} file{'' if len(result.skipped) == 1 else 's'} skipped) -> {args.out}"
     )
     return EXIT_OK

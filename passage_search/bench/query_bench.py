@@ -77,9 +77,7 @@ def _all_vectors(index: Path, vectors: Any) -> Any:
     """Every passage vector: the plain array beside the index if there is one, else FAISS's copy."""
     import numpy as np
 
-    from passage_search.index.manifest import resolve
+    from passage_search.index.manifest import VECTOR_ARRAY, resolve
+    from passage_search.index.store import plain_vectors
 
-    plain = resolve(index) / "vectors.npy"
-    if plain.is_file():
-        return np.ascontiguousarray(np.load(plain, mmap_mode="r"), dtype=np.float32)
-    return vectors.reconstruct_n(0, vectors.ntotal)
+    return np.ascontiguousarray(plain_vectors(vectors, resolve(index) / VECTOR_ARRAY), dtype=np.float32)

@@ -6,29 +6,24 @@ import hashlib
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-from passage_search import __version__
 from passage_search.analysis import ANALYZER, load_vocabulary
 from passage_search.embed.base import Embedder
 from passage_search.embed.factory import make_embedder
-from passage_search.errors import CorpusError, IndexMismatchError, IndexNotFoundError, PassageSearchError
+from passage_search.errors import CorpusError
 from passage_search.index import ann
-from passage_search.index.cache import (
-    EmbedEngine,
-    VectorCache,
-    embed_with_cache,
-    has_plain_vectors,
-    local_engine,
-    previous_vectors,
-)
+from passage_search.index.cache import EmbedEngine, embed_with_cache, local_engine, previous_vectors
 from passage_search.index.lexical import LexicalIndex
 from passage_search.index.lock import build_lock
-from passage_search.index.manifest import Manifest, ModelInfo, read_manifest, resolve
-from passage_search.index.store import heading_paths, load_index, write_index
-from passage_search.ingest.readers import META_SUFFIX, corpus_files, read_corpus
-from passage_search.ingest.splitter import make_passages
+from passage_search.index.manifest import BuildKey, Manifest, ModelInfo, read_manifest, resolve
+from passage_search.index.store import Previous, heading_paths, previous_generation, stale_reason, write_index
+from passage_search.ingest.readers import META_SUFFIX, TEXT_SUFFIXES, CorpusFile, corpus_files, read_corpus
+from passage_search.ingest.splitter import Reuse, split_documents
 from passage_search.passage import embedding_text
+
+# Defaults of the build settings that have no command-line flag, for callers that state every setting.
+OVERLAP = 1
+HEADING_WEIGHT = 1
 
 
 @dataclass(frozen=True)
@@ -36,7 +31,8 @@ class BuildResult:
     """What a build did: ``embedded`` passages went through the model, ``reused`` came from the previous index.
 
     ``up_to_date``: the index already matched the corpus, model and settings, so nothing was written (its
-    ``skipped`` then lists only the files skipped for their type, which needs no reading).
+    ``skipped`` then lists only the files skipped for their type or size, which needs no parsing).
+    ``resplit``: documents cut into passages anew; the others kept their passages from the previous index.
     """
 
     path: Path
@@ -47,26 +43,60 @@ class BuildResult:
     embedded: int = 0
     reused: int = 0
     up_to_date: bool = False
+    resplit: int = 0
+
+
+@dataclass(frozen=True)
+class CorpusScan:
+    """Every file under a corpus, read once: its fingerprint, and the files with the bytes to parse."""
+
+    files: list[CorpusFile]
+    fingerprint: str
+
+    @property
+    def skipped(self) -> list[tuple[str, str]]:
+        return [(f.shown, f.reason) for f in self.files if f.reason is not None]
+
+
+def scan_corpus(corpus: Path, *, keep: bool = True) -> CorpusScan:
+    """Read every file under ``corpus`` once, hashing names, bytes and sidecar metadata as it goes.
+
+    ``keep``: hold on to the bytes of the text files to be parsed (and of sidecars), so the parse reads
+    nothing again. PDF and DOCX files are only hashed: their readers open the file themselves.
+    """
+    digest = hashlib.sha256()
+    files = []
+    for path, reason in corpus_files(corpus):
+        parsed = keep and reason is None
+        data = _hash_file(digest, corpus, path, keep=parsed and path.suffix.lower() in TEXT_SUFFIXES)
+        meta = _hash_file(digest, corpus, path.with_name(path.name.rsplit(".", 1)[0] + META_SUFFIX), keep=parsed)
+        files.append(CorpusFile(path, _shown(corpus, path), reason, data, meta))
+    return CorpusScan(files, digest.hexdigest()[:16])
+
+
+def _hash_file(digest: hashlib._Hash, corpus: Path, item: Path, *, keep: bool) -> bytes | None:
+    """Add ``item``'s path and bytes to ``digest`` if it is a file; its bytes if ``keep``."""
+    if not item.is_file():
+        return None
+    rel = item.relative_to(corpus) if corpus.is_dir() else Path(item.name)
+    # The path, not just the name: moving a file changes its document id.
+    digest.update(rel.as_posix().encode() + b"\0")
+    try:
+        with open(item, "rb") as fh:
+            if keep:
+                data = fh.read()
+                digest.update(data)
+                return data
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(block)
+    except OSError:
+        digest.update(b"<unreadable>")
+    return None
 
 
 def corpus_fingerprint(corpus: Path) -> str:
     """A hash of every file under the corpus (names and bytes), sidecar metadata included."""
-    digest = hashlib.sha256()
-    for path, _reason in corpus_files(corpus):
-        candidates = [path, path.with_name(path.name.rsplit(".", 1)[0] + META_SUFFIX)]
-        for item in candidates:
-            if not item.is_file():
-                continue
-            rel = item.relative_to(corpus) if corpus.is_dir() else Path(item.name)
-            # The path, not just the name: moving a file changes its document id.
-            digest.update(rel.as_posix().encode() + b"\0")
-            try:
-                with open(item, "rb") as fh:
-                    for block in iter(lambda: fh.read(1 << 20), b""):
-                        digest.update(block)
-            except OSError:
-                digest.update(b"<unreadable>")
-    return digest.hexdigest()[:16]
+    return scan_corpus(corpus, keep=False).fingerprint
 
 
 def build_index(
@@ -79,9 +109,9 @@ def build_index(
     embed_headings: bool = True,
     query_prefix: str = "",
     passage_prefix: str = "",
-    overlap: int = 1,
+    overlap: int = OVERLAP,
     batch_size: int = 32,
-    heading_weight: int = 1,
+    heading_weight: int = HEADING_WEIGHT,
     progress: bool = False,
     force: bool = False,
     index_type: str = "auto",
@@ -90,9 +120,10 @@ def build_index(
 ) -> BuildResult:
     """Index every supported file under ``corpus`` into the index folder ``out``.
 
-    The index already at ``out`` is the embedding cache: a passage (or heading) whose embedding text it
-    holds, embedded by the same model, keeps its vector; only new texts are embedded. When the corpus,
-    model, vocabulary and settings all match it, nothing is rebuilt.
+    The index already at ``out`` is the cache: a document whose sections and split settings are unchanged
+    keeps its passages, and a passage (or heading) whose embedding text it holds, embedded by the same
+    model, keeps its vector; only new texts are embedded. When it is up to date (``staleness``), nothing
+    is rebuilt. Every corpus file is read once.
 
     Args:
         embedder: the model to embed with; by default a sentence-transformers model (``model``: a local
@@ -100,14 +131,15 @@ def build_index(
         embed_headings: prepend each passage's heading path to the text the model sees.
         overlap: sentences shared by consecutive pieces of a section too long for the model.
         heading_weight: how many times the heading path counts in a passage's BM25 text.
-        force: rebuild and re-embed everything, reusing nothing from the index at ``out``.
+        force: rebuild, re-split and re-embed everything, reusing nothing from the index at ``out``.
         index_type: the passage vector index: "flat" (exact), "hnsw", "ivf", or "auto" (by passage count,
             see ann.choose).
         wait: seconds to wait for another build of ``out`` to finish before refusing.
         engine: how texts the previous index lacks get embedded: here (default), or on a Ray cluster
             (``distributed.RayEngine``); nothing else about the build differs, the index written included.
     Returns:
-        counts (passages embedded and reused), time taken and the files skipped with their reasons.
+        counts (passages embedded and reused, documents split anew), time taken and the files skipped with
+        their reasons.
     Raises:
         BuildLockedError: another build of ``out`` is still running after ``wait`` seconds.
     """
@@ -138,32 +170,38 @@ def _build(
     engine: EmbedEngine,
 ) -> BuildResult:
     start = time.perf_counter()
-    fingerprint = corpus_fingerprint(corpus)
+    scan = scan_corpus(corpus)
+    fingerprint = scan.fingerprint
     emb = embedder or make_embedder(model, backend=backend)
     vocabulary = load_vocabulary()
     lexical_settings = {"analyzer": ANALYZER, "vocabulary": vocabulary.fingerprint, "heading_weight": heading_weight}
     ann.choose(0, index_type)  # an unknown type fails before any embedding
     settings = {"overlap": overlap, "index_type": index_type}
     if not force:
-        wanted = _build_key(
-            emb.fingerprint, fingerprint, str(corpus), embed_headings, query_prefix, passage_prefix,
-            lexical_settings, settings,
+        want = BuildKey(
+            fingerprint, str(corpus), vocabulary.fingerprint, ANALYZER, model_fingerprint=emb.fingerprint,
+            max_tokens=emb.max_tokens, embed_headings=embed_headings, query_prefix=query_prefix,
+            passage_prefix=passage_prefix, overlap=overlap, index_type=index_type, heading_weight=heading_weight,
         )
-        current = _up_to_date(out, wanted, emb)
-        if current is not None:
-            skipped = [(_shown(corpus, path), why) for path, why in corpus_files(corpus) if why is not None]
-            seconds = time.perf_counter() - start
-            n = current.passage_count
-            return BuildResult(resolve(out), current.document_count, n, seconds, skipped, 0, n, up_to_date=True)
-    report = read_corpus(corpus)
+        if stale_reason(out, want) is None:
+            current = read_manifest(out)
+            seconds, n = time.perf_counter() - start, current.passage_count
+            return BuildResult(resolve(out), current.document_count, n, seconds, scan.skipped, 0, n, up_to_date=True)
+    report = read_corpus(corpus, scan.files)
+    del scan  # the corpus's bytes: only the sections are needed from here on
     if not report.sections:
         reasons = "; ".join(f"{name}: {why}" for name, why in report.skipped[:5])
         raise CorpusError(
-            f"No passages found in {corpus}" + (f" ({reasons})" if reasons else "") + "; add .txt, .md, .html "
-            "or BEIR corpus.jsonl files."
+            f"No passages found in {corpus}" + (f" ({reasons})" if reasons else "") + "; add .txt, .md, .html, "
+            ".pdf, .docx or BEIR corpus.jsonl files."
         )
-    passages = make_passages(
+    previous = None if force else previous_generation(out)
+    # Unchanged documents keep their passages: splitting and counting tokens took two thirds of a rebuild
+    # after a one-document edit.
+    split = split_documents(
         report.sections,
+        reuse=_reuse(previous),
+        model=emb.fingerprint,
         count_tokens=emb.count_tokens,
         max_tokens=emb.max_tokens,
         with_headings=embed_headings,
@@ -171,11 +209,13 @@ def _build(
         overlap=overlap,
         count_many=getattr(emb, "count_tokens_batch", None),
     )
+    passages = split.passages
     texts = [embedding_text(p, with_headings=embed_headings, prefix=passage_prefix) for p in passages]
     # Each heading path is embedded on its own too: questions often name the topic and the kind of
     # answer ("outlook", "treatment") that a heading states and a long passage only implies.
     headings = [passage_prefix + h for h in heading_paths(passages)]
-    cache = VectorCache(emb.fingerprint) if force else previous_vectors(out, emb.fingerprint)
+    cache = previous_vectors(previous, emb.fingerprint)
+    del previous  # its passages and vectors are in the cache now
     # Passages and headings in one call, so an engine that starts workers (Ray) starts them and loads the
     # model once a build.
     both = embed_with_cache(emb, texts + headings, cache, batch_size=batch_size, progress=progress, engine=engine)
@@ -208,55 +248,23 @@ def _build(
         heading_index_params=heading_spec.params,
         settings=settings,
     )
-    path = write_index(out, manifest, passages, vectors, lexical, heading_vectors)
+    path = write_index(out, manifest, passages, vectors, lexical, heading_vectors, split.documents)
     seconds = time.perf_counter() - start
-    return BuildResult(path, report.documents, len(passages), seconds, report.skipped, done.embedded, done.reused)
-
-
-def _build_key(
-    model_fingerprint: str,
-    corpus_fingerprint: str,
-    corpus: str,
-    embed_headings: bool,
-    query_prefix: str,
-    passage_prefix: str,
-    lexical: dict[str, Any],
-    settings: dict[str, Any],
-) -> dict[str, Any]:
-    """Everything a build's output depends on besides the code: equal keys, equal indexes."""
-    return {
-        "model": model_fingerprint,
-        "corpus_fingerprint": corpus_fingerprint,
-        "corpus": corpus,
-        "embed_headings": embed_headings,
-        "query_prefix": query_prefix,
-        "passage_prefix": passage_prefix,
-        "lexical": lexical,
-        "settings": settings,
-        "package_version": __version__,
-    }
-
-
-def _up_to_date(out: Path, wanted: dict[str, Any], emb: Embedder) -> Manifest | None:
-    """The manifest of the index at ``out`` if it was built with exactly ``wanted`` and loads whole."""
-    try:
-        m = read_manifest(out)
-    except PassageSearchError:
-        return None
-    have = _build_key(
-        m.model.fingerprint, m.corpus_fingerprint, m.corpus, m.embed_headings, m.query_prefix,
-        m.passage_prefix, m.lexical, m.settings,
+    return BuildResult(
+        path, report.documents, len(passages), seconds, report.skipped, done.embedded, done.reused,
+        resplit=split.resplit,
     )
-    have["package_version"] = m.package_version
-    if have != wanted or m.model.max_tokens != emb.max_tokens:
+
+
+def _reuse(previous: Previous | None) -> Reuse | None:
+    """The previous generation's split of each document, if its passages and document list read whole."""
+    if previous is None:
         return None
     try:
-        # Loading checks every file against the manifest: a damaged index is rebuilt, not kept.
-        load_index(out)
-    except PassageSearchError:
+        _ = previous.passages, previous.documents  # read now: a damaged file means no reuse, not an error
+    except Exception:  # whatever json or the file system raise
         return None
-    # The next build's cache must be whole too (an index from before vectors.npy gets one now).
-    return m if has_plain_vectors(out) else None
+    return previous.split_of
 
 
 def _shown(corpus: Path, path: Path) -> str:
@@ -264,22 +272,29 @@ def _shown(corpus: Path, path: Path) -> str:
 
 
 def staleness(
-    corpus: Path, out: Path, *, model_fingerprint: str | None = None, index_type: str | None = None
+    corpus: Path,
+    out: Path,
+    *,
+    model_fingerprint: str | None = None,
+    max_tokens: int | None = None,
+    embed_headings: bool | None = None,
+    query_prefix: str | None = None,
+    passage_prefix: str | None = None,
+    overlap: int | None = None,
+    index_type: str | None = None,
+    heading_weight: int | None = None,
+    verify: bool = True,
 ) -> str | None:
-    """Why the index at ``out`` needs a rebuild from ``corpus`` (None: it is up to date)."""
-    try:
-        manifest = read_manifest(out)
-    except IndexNotFoundError:
-        return "there is no index yet"
-    except IndexMismatchError as exc:
-        return str(exc)
-    if manifest.corpus_fingerprint != corpus_fingerprint(corpus):
-        return f"the corpus {corpus} changed since the index was built"
-    wanted = ann.choose(manifest.passage_count, index_type).kind if index_type is not None else None
-    if wanted is not None and wanted != manifest.index_type:
-        return f"the vector index is {manifest.index_type} and index type {index_type} asks for {wanted}"
-    if model_fingerprint is not None and manifest.model.fingerprint != model_fingerprint:
-        return "the configured model differs from the one the index was built with"
-    if manifest.lexical.get("vocabulary") != load_vocabulary().fingerprint:
-        return "the shipped vocabulary (spelling and lay terms) changed since the index was built"
-    return None
+    """Why the index at ``out`` needs a rebuild from ``corpus`` (None: it is up to date).
+
+    The same test a build makes before rebuilding: the corpus, the shipped vocabulary and the package
+    version always count; a setting left None (a caller that does not know the build flags) is taken as
+    the index records it. ``verify``: an index that does not load whole is stale too (this loads it).
+    """
+    want = BuildKey(
+        corpus_fingerprint(corpus), str(corpus), load_vocabulary().fingerprint, ANALYZER,
+        model_fingerprint=model_fingerprint, max_tokens=max_tokens, embed_headings=embed_headings,
+        query_prefix=query_prefix, passage_prefix=passage_prefix, overlap=overlap, index_type=index_type,
+        heading_weight=heading_weight,
+    )
+    return stale_reason(out, want, verify=verify)

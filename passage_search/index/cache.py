@@ -2,24 +2,21 @@
 
 A vector depends only on the model and the exact text it embedded (heading path and prefix included, see
 ``splitter.embedding_text``), so a rebuild looks every text up by its sha256 and embeds only the ones the
-previous generation did not hold. Nothing is stored besides the index itself: ``vectors.npy`` (any index
-type) or the flat ``vectors.faiss`` and ``headings.faiss`` are the cache.
+previous generation did not hold. Nothing is stored besides the index itself: its plain vector arrays (or
+its FAISS files), reached only through ``store.Previous``, are the cache.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 
 from passage_search.embed.base import Embedder
-from passage_search.errors import PassageSearchError
-from passage_search.index.manifest import HEADING_ARRAY, HEADING_LIST, HEADINGS, Manifest, read_manifest, resolve
-from passage_search.passage import Passage, embedding_text, text_hash
+from passage_search.index.store import Previous
+from passage_search.passage import embedding_text, text_hash
 
 
 @dataclass
@@ -96,78 +93,26 @@ def embed_with_cache(
     return Embedded(np.ascontiguousarray(vectors), np.array([k in missing for k in keys], dtype=bool))
 
 
-def previous_vectors(out: Path, fingerprint: str) -> VectorCache:
-    """The vectors of the index at ``out`` if it was built with the model ``fingerprint``; else an empty cache.
+def previous_vectors(previous: Previous | None, fingerprint: str) -> VectorCache:
+    """The vectors of the previous generation if it was built with the model ``fingerprint``; else an empty cache.
 
     A missing, foreign or damaged index is no error here: the build then embeds everything.
     """
     cache = VectorCache(fingerprint)
-    try:
-        manifest = read_manifest(out)
-        gen = resolve(out)
-    except PassageSearchError:
+    if previous is None or previous.manifest.model.fingerprint != fingerprint:
         return cache
-    if manifest.model.fingerprint != fingerprint:
-        return cache
-    cache.dimension = manifest.model.dimension
+    m = previous.manifest
+    cache.dimension = m.model.dimension
     try:
-        passages = _read_passages(gen / manifest.files["passages"])
-        texts = [
-            embedding_text(p, with_headings=manifest.embed_headings, prefix=manifest.passage_prefix)
-            for p in passages
-        ]
-        _add_checked(cache, texts, _passage_vectors(gen, manifest))
+        texts = [embedding_text(p, with_headings=m.embed_headings, prefix=m.passage_prefix) for p in previous.passages]
+        _add_checked(cache, texts, previous.passage_vectors())
     except Exception:  # any damage (files, json, numpy, FAISS) means only that this part is not reused
         cache.rows.clear()
     try:
-        listed = (gen / manifest.files.get("heading_list", HEADING_LIST)).read_text("utf-8").splitlines()
-        headings = [manifest.passage_prefix + str(json.loads(line)) for line in listed if line]
-        array = gen / manifest.files.get("heading_array", HEADING_ARRAY)
-        stored = (
-            np.load(array, allow_pickle=False) if array.is_file()
-            else _flat_vectors(gen / manifest.files.get("headings", HEADINGS))
-        )
-        _add_checked(cache, headings, stored)
+        _add_checked(cache, [m.passage_prefix + h for h in previous.heading_texts()], previous.heading_vectors())
     except Exception:
         pass
     return cache
-
-
-def has_plain_vectors(out: Path) -> bool:
-    """Whether the index at ``out`` holds its passage vectors as a readable array of the right shape.
-
-    Only the array's header is read: searching never touches the file, so this is its one cheap check.
-    """
-    try:
-        manifest = read_manifest(out)
-        array = np.load(resolve(out) / manifest.files["vector_array"], mmap_mode="r", allow_pickle=False)
-    except Exception:  # missing, foreign or damaged: all mean no
-        return False
-    return bool(array.shape == (manifest.passage_count, manifest.model.dimension) and array.dtype == np.float32)
-
-
-def _read_passages(path: Path) -> list[Passage]:
-    with open(path, encoding="utf-8") as fh:
-        return [Passage.from_json(json.loads(line)) for line in fh if line.strip()]
-
-
-def _passage_vectors(gen: Path, manifest: Manifest) -> np.ndarray:
-    array = manifest.files.get("vector_array")
-    if array and (gen / array).is_file():
-        return np.load(gen / array, mmap_mode="r", allow_pickle=False)
-    if manifest.index_type != "flat":
-        # An approximate index may hold compressed vectors; reusing those would degrade every rebuild.
-        raise ValueError(f"no plain vectors beside a {manifest.index_type} index")
-    return _flat_vectors(gen / manifest.files["vectors"])
-
-
-def _flat_vectors(path: Path) -> np.ndarray:
-    import faiss  # imported here, like everywhere: loading FAISS is not free
-
-    index = faiss.read_index(str(path))
-    if not isinstance(index, faiss.IndexFlat):
-        raise ValueError(f"{path} is not a flat index")
-    return index.reconstruct_n(0, index.ntotal)
 
 
 def _add_checked(cache: VectorCache, texts: list[str], vectors: np.ndarray) -> None:

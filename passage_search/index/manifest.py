@@ -14,6 +14,7 @@ from typing import Any
 
 from passage_search import __version__
 from passage_search.errors import IndexMismatchError, IndexNotFoundError
+from passage_search.index import ann
 
 LEXICAL_DIR = "lexical"
 # 2: heading vectors (headings.faiss, headings.jsonl) and the lexical/ folder joined the index.
@@ -26,6 +27,8 @@ PASSAGES = "passages.jsonl"
 HEADINGS = "headings.faiss"
 HEADING_LIST = "headings.jsonl"
 HEADING_ARRAY = "headings.npy"
+# Per document: its id, the key of what its passages were split from, and its passage rows (splitter.py).
+DOCUMENTS = "documents.jsonl"
 CURRENT = "current"
 BUILD_HINT = "python build_index.py"
 
@@ -70,6 +73,7 @@ class Manifest:
             "headings": HEADINGS,
             "heading_list": HEADING_LIST,
             "heading_array": HEADING_ARRAY,
+            "documents": DOCUMENTS,
         }
     )
     lexical: dict[str, Any] = field(default_factory=dict)
@@ -85,6 +89,68 @@ class Manifest:
         fields["model"] = ModelInfo(**fields["model"])
         known = set(cls.__dataclass_fields__)
         return cls(**{k: v for k, v in fields.items() if k in known})
+
+
+@dataclass(frozen=True)
+class BuildKey:
+    """Everything a build's output depends on besides the code: an index that matches it is up to date.
+
+    None: not stated by the caller (the page does not know the build flags), so taken as the index records it.
+    """
+
+    corpus_fingerprint: str
+    corpus: str
+    vocabulary: str
+    analyzer: str
+    model_fingerprint: str | None = None
+    max_tokens: int | None = None
+    embed_headings: bool | None = None
+    query_prefix: str | None = None
+    passage_prefix: str | None = None
+    overlap: int | None = None
+    index_type: str | None = None
+    heading_weight: int | None = None
+    package_version: str = __version__
+
+
+def differs(m: Manifest, want: BuildKey) -> str | None:
+    """Why an index with manifest ``m`` is not what a build of ``want`` writes (None: it is)."""
+    if m.corpus_fingerprint != want.corpus_fingerprint:
+        return f"the corpus {want.corpus} changed since the index was built"
+    if m.corpus != want.corpus:
+        return f"the index was built from {m.corpus or 'another corpus'}, not {want.corpus}"
+    if want.index_type is not None and (why := _index_type_differs(m, want.index_type)):
+        return why
+    if want.model_fingerprint is not None and m.model.fingerprint != want.model_fingerprint:
+        return "the configured model differs from the one the index was built with"
+    if want.max_tokens is not None and m.model.max_tokens != want.max_tokens:
+        return f"the model reads {want.max_tokens} tokens, the index was split for {m.model.max_tokens}"
+    if m.lexical.get("vocabulary") != want.vocabulary:
+        return "the shipped vocabulary (spelling and lay terms) changed since the index was built"
+    if m.lexical.get("analyzer") != want.analyzer:
+        return "the word analyzer of BM25 changed since the index was built"
+    stated = [
+        ("heading weight", m.lexical.get("heading_weight"), want.heading_weight),
+        ("headings embedded", m.embed_headings, want.embed_headings),
+        ("query prefix", m.query_prefix, want.query_prefix),
+        ("passage prefix", m.passage_prefix, want.passage_prefix),
+        ("sentence overlap", m.settings.get("overlap"), want.overlap),
+    ]
+    for name, have, wanted in stated:
+        if wanted is not None and have != wanted:
+            return f"the index was built with {name} {have!r}, not {wanted!r}"
+    if m.package_version != want.package_version:
+        return f"the index was built by passage-search {m.package_version}, this is {want.package_version}"
+    return None
+
+
+def _index_type_differs(m: Manifest, wanted: str) -> str | None:
+    kind = ann.choose(m.passage_count, wanted).kind
+    if kind != m.index_type:
+        return f"the vector index is {m.index_type} and index type {wanted} asks for {kind}"
+    # "auto" and an explicit type can pick different heading indexes for the same passage index.
+    asked = m.settings.get("index_type", wanted)
+    return None if asked == wanted else f"the index was built with index type {asked}, not {wanted}"
 
 
 def resolve(root: Path) -> Path:

@@ -6,6 +6,7 @@
       gen-.../vectors.faiss                 the FAISS index; row i is passage i
       gen-.../vectors.npy                   the same vectors as a plain float32 array (the next build's cache)
       gen-.../passages.jsonl                one passage a line, in row order
+      gen-.../documents.jsonl               per document: its id, split key and passage rows (the next build's)
       gen-.../headings.faiss, headings.jsonl  one vector per distinct heading path, and the paths in row order
       gen-.../lexical/                      the BM25 index (bm25s files) and the corpus word counts
 
@@ -19,6 +20,7 @@ import json
 import os
 import shutil
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -26,12 +28,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from passage_search.errors import IndexMismatchError
+from passage_search.errors import IndexMismatchError, IndexNotFoundError, PassageSearchError
 from passage_search.index import ann
 from passage_search.index.lexical import LexicalIndex
 from passage_search.index.manifest import (
     BUILD_HINT,
     CURRENT,
+    DOCUMENTS,
     HEADING_ARRAY,
     HEADING_LIST,
     HEADINGS,
@@ -40,10 +43,13 @@ from passage_search.index.manifest import (
     PASSAGES,
     VECTOR_ARRAY,
     VECTORS,
+    BuildKey,
     Manifest,
+    differs,
     read_manifest,
     resolve,
 )
+from passage_search.ingest.splitter import DocumentSplit
 from passage_search.passage import Passage
 
 if TYPE_CHECKING:
@@ -66,24 +72,112 @@ class LoadedIndex:
     @cached_property
     def vector_array(self) -> np.ndarray:
         """Every passage vector as a plain array (row i = passage i), read on first use (memory-mapped)."""
-        return _plain_vectors(self.path / self.manifest.files.get("vector_array", VECTOR_ARRAY), self.vectors)
+        return plain_vectors(self.vectors, self.path / self.manifest.files.get("vector_array", VECTOR_ARRAY))
 
     @cached_property
     def heading_array(self) -> np.ndarray:
         """Every heading vector as a plain array, in headings.jsonl's order."""
-        return _plain_vectors(self.path / self.manifest.files.get("heading_array", HEADING_ARRAY), self.headings)
+        return plain_vectors(self.headings, self.path / self.manifest.files.get("heading_array", HEADING_ARRAY))
 
 
-def _plain_vectors(array: Path, index: faiss.Index) -> np.ndarray:
-    if array.is_file():
+def plain_vectors(index: faiss.Index | Path, array: Path | None = None, *, exact: bool = False) -> np.ndarray:
+    """Every vector of a FAISS index (or index file), row i = id i: the plain ``array`` beside it if there is one.
+
+    Else FAISS's copy: every type we build keeps its vectors uncompressed (IVF gives them back through its
+    direct map). ``exact``: refuse other types, whose vectors may be compressed (a cache of those degrades).
+    """
+    if array is not None and array.is_file():
         return np.load(array, mmap_mode="r", allow_pickle=False)
-    # Indexes written before the plain arrays existed: FAISS holds the vectors uncompressed in every
-    # type we build; an IVF index needs its id map to give them back.
-    import faiss
+    import faiss  # imported here: loading the FAISS library is not free
 
+    if isinstance(index, Path):
+        index = faiss.read_index(str(index))
+    if exact and not isinstance(index, faiss.IndexFlat | faiss.IndexHNSWFlat | faiss.IndexIVFFlat):
+        raise ValueError(f"a {type(index).__name__} may not hold its vectors exactly")
     if isinstance(index, faiss.IndexIVF):
         index.make_direct_map()
     return index.reconstruct_n(0, index.ntotal)
+
+
+class Previous:
+    """The current generation of an index folder as the next build reuses it, each file read when asked for.
+
+    Every part but ``split_of`` raises what json, numpy or FAISS raise on damage: that part is not reused.
+    """
+
+    def __init__(self, path: Path, manifest: Manifest) -> None:
+        self.path, self.manifest = path, manifest
+
+    def _file(self, name: str, default: str) -> Path:
+        return self.path / self.manifest.files.get(name, default)
+
+    @cached_property
+    def passages(self) -> list[Passage]:
+        with open(self._file("passages", PASSAGES), encoding="utf-8") as fh:
+            return [Passage.from_json(json.loads(line)) for line in fh if line.strip()]
+
+    def passage_vectors(self) -> np.ndarray:
+        array = self.manifest.files.get("vector_array")
+        return plain_vectors(self._file("vectors", VECTORS), self.path / array if array else None, exact=True)
+
+    def heading_texts(self) -> list[str]:  # the distinct heading paths, in the heading vectors' order
+        listed = self._file("heading_list", HEADING_LIST).read_text("utf-8").splitlines()
+        return [str(json.loads(line)) for line in listed if line]
+
+    def heading_vectors(self) -> np.ndarray:
+        return plain_vectors(self._file("headings", HEADINGS), self._file("heading_array", HEADING_ARRAY), exact=True)
+
+    @cached_property
+    def documents(self) -> dict[str, DocumentSplit]:
+        """Each document's split key and passage rows; none for an index written before they were recorded."""
+        if "documents" not in self.manifest.files:
+            return {}
+        with open(self._file("documents", DOCUMENTS), encoding="utf-8") as fh:
+            rows = [json.loads(line) for line in fh if line.strip()]
+        splits = [DocumentSplit(str(r["id"]), str(r["key"]), int(r["rows"][0]), int(r["rows"][1])) for r in rows]
+        return {d.doc_id: d for d in splits}
+
+    def split_of(self, doc_id: str, key: str) -> list[Passage] | None:
+        """The passages of ``doc_id`` if split for ``key`` (splitter.document_key); read both files first."""
+        found = self.documents.get(doc_id)
+        if found is None or found.key != key or not 0 <= found.start < found.stop:
+            return None
+        part = self.passages[found.start : found.stop]
+        return part if len(part) == found.stop - found.start else None
+
+
+def previous_generation(root: Path) -> Previous | None:
+    """The index at ``root`` for the next build to reuse; None if there is none or its manifest is unreadable."""
+    try:
+        return Previous(resolve(root), read_manifest(root))
+    except PassageSearchError:
+        return None
+
+
+def stale_reason(root: Path, want: BuildKey, *, verify: bool = True) -> str | None:
+    """Why the index at ``root`` is not what a build of ``want`` would write; None: it is.
+
+    ``verify``: also load it, so a damaged index (or one without the next build's cache) counts as stale.
+    """
+    try:
+        manifest = read_manifest(root)
+    except IndexNotFoundError:
+        return "there is no index yet"
+    except IndexMismatchError as exc:
+        return str(exc)
+    why = differs(manifest, want)
+    if why is not None or not verify:
+        return why
+    try:
+        load_index(root)  # checks every file against the manifest
+    except PassageSearchError as exc:
+        return str(exc)
+    try:  # the next build's cache must be whole too; only the array's header is read
+        array = np.load(resolve(root) / manifest.files["vector_array"], mmap_mode="r", allow_pickle=False)
+        whole = array.shape == (manifest.passage_count, manifest.model.dimension) and array.dtype == np.float32
+    except Exception:  # missing, foreign or damaged: all mean no
+        whole = False
+    return None if whole else "its plain vector array, the next build's embedding cache, is missing or damaged"
 
 
 def heading_paths(passages: list[Passage]) -> list[str]:
@@ -98,8 +192,12 @@ def write_index(
     vectors: np.ndarray,
     lexical: LexicalIndex,
     heading_vectors: np.ndarray,
+    documents: Sequence[DocumentSplit] = (),
 ) -> Path:
-    """Write a new generation under ``root`` and make it current in one atomic rename."""
+    """Write a new generation under ``root`` and make it current in one atomic rename.
+
+    ``documents``: each document's passage rows and split key, for the next build (Previous.split_of).
+    """
     import faiss  # imported here: loading the FAISS library is not free and --help must stay instant
 
     if len(passages) != len(vectors):
@@ -121,6 +219,9 @@ def write_index(
     with open(gen / PASSAGES, "w", encoding="utf-8") as fh:
         for p in passages:
             fh.write(json.dumps(p.to_json(), ensure_ascii=False) + "\n")
+    with open(gen / DOCUMENTS, "w", encoding="utf-8") as fh:
+        for d in documents:
+            fh.write(json.dumps({"id": d.doc_id, "key": d.key, "rows": [d.start, d.stop]}, ensure_ascii=False) + "\n")
     lexical.save(gen / LEXICAL_DIR)
     (gen / MANIFEST).write_text(json.dumps(manifest.to_json(), indent=2, ensure_ascii=False) + "\n", "utf-8")
     _fsync_tree(gen)

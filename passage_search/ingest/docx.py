@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from passage_search.errors import CorpusError
-from passage_search.ingest.readers import Section
+from passage_search.ingest.section import Section
 
 if TYPE_CHECKING:
     from docx.document import Document

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from passage_search.errors import CorpusError
+from passage_search.ingest.section import Section  # defined apart so that pdf.py and docx.py need not import us
 
 TEXT_SUFFIXES = {".txt": "txt", ".md": "md", ".markdown": "md", ".html": "html", ".htm": "html", ".jsonl": "jsonl"}
 # Binary documents, read by their own modules (pdf.py, docx.py) rather than decoded as text.
@@ -24,22 +25,23 @@ META_SUFFIX = ".meta.json"
 MAX_FILE_BYTES = 20 * 1024 * 1024
 
 
-@dataclass(frozen=True)
-class Section:
-    doc_id: str
-    title: str
-    heading_path: tuple[str, ...]
-    text: str
-    source: str
-    publisher: str = ""
-
-
 @dataclass
 class ReadReport:
     sections: list[Section] = field(default_factory=list)
     documents: int = 0
     files: list[Path] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class CorpusFile:
+    """A corpus file as a scan found it (build.scan_corpus), so that reading it needs no second read."""
+
+    path: Path
+    shown: str  # its name under the corpus, the document id of its sections
+    reason: str | None = None  # why it is skipped; None: it is read
+    data: bytes | None = None  # its bytes, if already read (PDF and DOCX readers open the file themselves)
+    meta: bytes | None = None  # its sidecar's bytes, if already read
 
 
 # ---- plain text: a title line, then short heading lines each followed by paragraphs -------------------
@@ -190,22 +192,24 @@ def parse_beir_jsonl(text: str, *, source: str, publisher: str = "") -> list[Sec
 # ---- files and folders ---------------------------------------------------------------------------------
 
 
-def read_meta(path: Path) -> dict[str, str]:
+def read_meta(path: Path, raw: bytes | None = None) -> dict[str, str]:
+    """The sidecar metadata of ``path`` (``raw``: the sidecar's bytes, if already read)."""
     meta_path = path.with_name(path.name.rsplit(".", 1)[0] + META_SUFFIX)
-    if not meta_path.is_file():
+    if raw is None and not meta_path.is_file():
         return {}
     try:
-        data = json.loads(meta_path.read_text(encoding="utf-8"))
+        data = json.loads((meta_path.read_bytes() if raw is None else raw).decode("utf-8"))
     except (OSError, ValueError) as exc:
         raise CorpusError(f"{meta_path} is not valid JSON ({exc}); fix it or remove it.") from exc
     return {k: str(v) for k, v in data.items()} if isinstance(data, dict) else {}
 
 
-def read_file(path: Path, *, doc_id: str) -> list[Section]:
+def read_file(path: Path, *, doc_id: str, data: bytes | None = None, meta: bytes | None = None) -> list[Section]:
+    """The sections of one file; ``data`` and ``meta``: its bytes and its sidecar's, if already read."""
     if path.suffix.lower() in DOCUMENT_SUFFIXES:
-        return _read_document(path, doc_id=doc_id)
+        return _read_document(path, doc_id=doc_id, meta=meta)
     kind = TEXT_SUFFIXES[path.suffix.lower()]
-    raw = path.read_bytes()
+    raw = path.read_bytes() if data is None else data
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -213,24 +217,24 @@ def read_file(path: Path, *, doc_id: str) -> list[Section]:
     if "\x00" in text:
         raise CorpusError(f"{path} looks binary (it contains NUL bytes).")
     text = text.replace("\r\n", "\n").replace("\r", "\n")
-    meta = read_meta(path)
-    source, title, publisher = path.name, meta.get("title", ""), meta.get("publisher", "")
+    fields = read_meta(path, meta)
+    source, title, publisher = path.name, fields.get("title", ""), fields.get("publisher", "")
     if kind == "jsonl":
         return parse_beir_jsonl(text, source=source, publisher=publisher)
     parse = {"txt": parse_txt, "md": parse_md, "html": parse_html}[kind]
     return parse(text, doc_id=doc_id, source=source, title=title, publisher=publisher)
 
 
-def _read_document(path: Path, *, doc_id: str) -> list[Section]:
-    # Imported here: they import this module, and only corpora holding such files load pypdf or python-docx.
+def _read_document(path: Path, *, doc_id: str, meta: bytes | None = None) -> list[Section]:
+    # Imported here: a corpus without PDF or Word files never loads these readers.
     from passage_search.ingest.docx import read_docx
     from passage_search.ingest.pdf import read_pdf
 
     if path.stat().st_size == 0:
         return []  # reported as "the file is empty", like an empty text file
-    meta = read_meta(path)
+    fields = read_meta(path, meta)
     read = read_pdf if DOCUMENT_SUFFIXES[path.suffix.lower()] == "pdf" else read_docx
-    return read(path, doc_id=doc_id, title=meta.get("title", ""), publisher=meta.get("publisher", ""))
+    return read(path, doc_id=doc_id, title=fields.get("title", ""), publisher=fields.get("publisher", ""))
 
 
 def corpus_files(root: Path) -> Iterator[tuple[Path, str | None]]:
@@ -269,26 +273,31 @@ def _skip_reason(path: Path) -> str | None:
     return None
 
 
-def _is_blank(path: Path) -> bool:
+def _is_blank(path: Path, data: bytes | None = None) -> bool:
     """Whether a file read without error holds nothing but white space (or a byte-order mark)."""
     try:
-        return not path.read_bytes().decode("utf-8-sig", errors="replace").strip()
+        return not (path.read_bytes() if data is None else data).decode("utf-8-sig", errors="replace").strip()
     except OSError:
         return False
 
 
-def read_corpus(root: Path) -> ReadReport:
-    """Read every supported file under ``root``; unreadable files are skipped and reported."""
+def read_corpus(root: Path, files: Iterable[CorpusFile] | None = None) -> ReadReport:
+    """Read every supported file under ``root``; unreadable files are skipped and reported.
+
+    ``files``: the corpus's files as a scan already found (and read) them; by default, ``corpus_files``.
+    """
     if not root.exists():
         raise CorpusError(f"The corpus {root} does not exist; pass --corpus with a folder or file.")
     report = ReadReport()
-    for path, reason in corpus_files(root):
-        shown = str(path.relative_to(root)) if root.is_dir() else path.name
+    if files is None:
+        files = (CorpusFile(p, str(p.relative_to(root)) if root.is_dir() else p.name, r) for p, r in corpus_files(root))
+    for file in files:
+        path, shown, reason = file.path, file.shown, file.reason
         if reason is not None:
             report.skipped.append((shown, reason))
             continue
         try:
-            sections = read_file(path, doc_id=Path(shown).as_posix())
+            sections = read_file(path, doc_id=Path(shown).as_posix(), data=file.data, meta=file.meta)
         except CorpusError as exc:
             report.skipped.append((shown, str(exc)))
             continue
@@ -297,7 +306,8 @@ def read_corpus(root: Path) -> ReadReport:
             continue
         report.files.append(path)
         if not sections:
-            report.skipped.append((shown, "the file is empty" if _is_blank(path) else "no text under any heading"))
+            blank = _is_blank(path, file.data)
+            report.skipped.append((shown, "the file is empty" if blank else "no text under any heading"))
             continue
         report.documents += len({s.doc_id for s in sections})
         report.sections.extend(sections)

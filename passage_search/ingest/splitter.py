@@ -6,10 +6,14 @@ boundaries, so a patient always sees the publisher's own words.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 
+from passage_search import __version__
 from passage_search.ingest.readers import Section
 from passage_search.passage import Passage, embedding_text, passage_id
 
@@ -150,3 +154,120 @@ def make_passages(
             )
             positions[section.doc_id] += 1
     return passages
+
+
+# ---- splitting a corpus again: unchanged documents keep their passages --------------------------------
+
+# Part of every document key: raise it when make_passages cuts the same sections differently, so no
+# index keeps passages an older splitter made.
+SPLITTER_VERSION = 1
+
+
+@dataclass(frozen=True)
+class DocumentSplit:
+    """Where one document's passages sit in an index (rows ``start:stop``), and the key they were split for."""
+
+    doc_id: str
+    key: str
+    start: int
+    stop: int
+
+
+@dataclass(frozen=True)
+class Split:
+    """Passages in the order a split of every section gives; ``resplit`` documents went through make_passages."""
+
+    passages: list[Passage]
+    documents: list[DocumentSplit]
+    resplit: int
+
+
+# Given a document's id and key: its passages from an earlier split, or None.
+Reuse = Callable[[str, str], Sequence[Passage] | None]
+
+
+def document_key(sections: Sequence[Section], settings: dict[str, object]) -> str:
+    """A hash of one document's sections (in order) and of everything its split depends on."""
+    digest = hashlib.sha256(json.dumps({**settings, "splitter": SPLITTER_VERSION, "package": __version__},
+                                       sort_keys=True).encode())
+    for s in sections:
+        fields = [s.doc_id, s.title, list(s.heading_path), s.text, s.source, s.publisher]
+        digest.update(b"\n" + json.dumps(fields, ensure_ascii=False).encode())
+    return digest.hexdigest()[:32]
+
+
+def split_documents(
+    sections: Sequence[Section],
+    *,
+    reuse: Reuse | None,
+    model: str,
+    count_tokens: Callable[[str], int],
+    max_tokens: int,
+    with_headings: bool = True,
+    prefix: str = "",
+    overlap: int = 1,
+    count_many: Callable[[list[str]], list[int]] | None = None,
+) -> Split:
+    """``make_passages`` over ``sections``, taking each unchanged document's passages from ``reuse`` instead.
+
+    A document's passages depend only on its own sections (positions and ids count per document), so the
+    result is exactly what make_passages gives for all of them, in the same order. A document whose
+    sections are not consecutive is never reused, and then neither is any other (its passages interleave).
+
+    Args:
+        reuse: a document's earlier passages by its id and key (see document_key); None reuses nothing.
+        model: the fingerprint of the model whose tokenizer ``count_tokens`` is, part of every key.
+    """
+    settings: dict[str, object] = {
+        "with_headings": with_headings, "prefix": prefix, "overlap": overlap, "max_tokens": max_tokens, "model": model,
+    }
+    runs: list[tuple[str, list[Section]]] = []
+    for section in sections:
+        if runs and runs[-1][0] == section.doc_id:
+            runs[-1][1].append(section)
+        else:
+            runs.append((section.doc_id, [section]))
+    whole = len({doc_id for doc_id, _ in runs}) == len(runs)
+    keys = [document_key(secs, settings) for _, secs in runs]
+    kept: dict[str, Sequence[Passage]] = {}
+    for (doc_id, secs), key in zip(runs, keys, strict=True):
+        earlier = reuse(doc_id, key) if reuse is not None and whole else None
+        if earlier is not None and _fits(earlier, secs):
+            kept[doc_id] = earlier
+    fresh = make_passages(
+        [s for doc_id, secs in runs if doc_id not in kept for s in secs], count_tokens=count_tokens,
+        max_tokens=max_tokens, with_headings=with_headings, prefix=prefix, overlap=overlap, count_many=count_many,
+    )
+    if not kept:
+        passages = fresh
+    else:
+        made: dict[str, list[Passage]] = {}
+        for p in fresh:
+            made.setdefault(p.doc_id, []).append(p)
+        passages = [p for doc_id, _ in runs for p in (kept.get(doc_id) or made.get(doc_id, []))]
+    rows: dict[str, list[int]] = {}
+    for row, p in enumerate(passages):
+        rows.setdefault(p.doc_id, []).append(row)
+    documents = [
+        DocumentSplit(doc_id, key, rows[doc_id][0], rows[doc_id][-1] + 1)
+        for (doc_id, _), key in zip(runs, keys, strict=True)
+        if doc_id in rows and rows[doc_id][-1] + 1 - rows[doc_id][0] == len(rows[doc_id])
+    ]
+    return Split(passages, documents, len({doc_id for doc_id, _ in runs} - set(kept)))
+
+
+def _fits(passages: Sequence[Passage], sections: Sequence[Section]) -> bool:
+    """Whether ``passages`` can be this document's: its ids, places and titles, text cut from its sections."""
+    texts: dict[tuple[tuple[str, ...], str, str, str], list[str]] = {}
+    for s in sections:
+        texts.setdefault((s.heading_path, s.title, s.source, s.publisher), []).append(s.text)
+    doc_id = sections[0].doc_id
+    seen: Counter[tuple[tuple[str, ...], str]] = Counter()
+    for position, p in enumerate(passages):
+        under = texts.get((p.heading_path, p.title, p.source, p.publisher), [])
+        if p.doc_id != doc_id or p.position != position or not any(p.text in text for text in under):
+            return False
+        if p.id != passage_id(doc_id, p.heading_path, p.text, seen[p.heading_path, p.text]):
+            return False
+        seen[p.heading_path, p.text] += 1
+    return bool(passages)
