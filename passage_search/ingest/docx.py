@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from passage_search.errors import CorpusError
-from passage_search.ingest.section import Section
+from passage_search.ingest.section import Section, under_headings
 
 if TYPE_CHECKING:
     from docx.document import Document
@@ -132,23 +132,5 @@ def _items(document: Document) -> list[tuple[int, str] | str]:
 def _sections(
     items: list[tuple[int, str] | str], *, doc_id: str, source: str, title: str, publisher: str
 ) -> list[Section]:
-    sections: list[Section] = []
-    stack: list[tuple[int, str]] = []
-    body: list[str] = []
-
-    def flush() -> None:
-        if body:
-            path = tuple(h for _, h in stack if h)
-            if not path or path[0] != title:
-                path = (title, *path)
-            sections.append(Section(doc_id, title, path, "\n\n".join(body), source, publisher))
-
-    for item in items:
-        if isinstance(item, str):
-            body.append(item)
-            continue
-        flush()
-        body = []
-        stack = [(lvl, h) for lvl, h in stack if lvl < item[0]] + [item]
-    flush()
-    return sections
+    grouped = under_headings(items, title)
+    return [Section(doc_id, title, path, "\n\n".join(body), source, publisher) for path, body in grouped]

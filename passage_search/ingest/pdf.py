@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from passage_search.errors import CorpusError
-from passage_search.ingest.section import Section
+from passage_search.ingest.section import Section, under_headings
 
 if TYPE_CHECKING:
     from pypdf import PdfReader
@@ -240,31 +240,16 @@ def _sections(items: list[Item], lines: list[Line], *, doc_id: str, name: str, t
     leading = gaps[len(gaps) // 4] if gaps else 0.0
     vocab = {w.casefold() for ln in lines for w in _WORD.findall(ln.text)}
     sections: list[Section] = []
-    stack: list[tuple[int, str]] = []
-    body: list[Line] = []
-
-    def flush() -> None:
+    for path, body in under_headings(items, title):
         paragraphs: list[str] = []
         for prev, line in zip([None, *body], body):
             if prev is None or _breaks(prev, line, leading):
                 paragraphs.append(line.text)
             else:
                 paragraphs[-1] = _join(paragraphs[-1], line.text, vocab)
-        if paragraphs:
-            path = tuple(h for _, h in stack)
-            path = path if path and path[0] == title else (title, *path)
-            first, last = body[0].page, body[-1].page
-            where = f"p. {first}" if first == last else f"pp. {first}-{last}"
-            sections.append(Section(doc_id, title, path, "\n\n".join(paragraphs), f"{name}, {where}", publisher))
-
-    for item in items:
-        if isinstance(item, Line):
-            body.append(item)
-            continue
-        flush()
-        body = []
-        stack = [(lvl, h) for lvl, h in stack if lvl < item[0]] + [item]
-    flush()
+        first, last = body[0].page, body[-1].page
+        where = f"p. {first}" if first == last else f"pp. {first}-{last}"
+        sections.append(Section(doc_id, title, path, "\n\n".join(paragraphs), f"{name}, {where}", publisher))
     return sections
 
 

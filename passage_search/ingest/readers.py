@@ -13,7 +13,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from passage_search.errors import CorpusError
-from passage_search.ingest.section import Section  # defined apart so that pdf.py and docx.py need not import us
+from passage_search.ingest.section import (  # defined apart so that pdf.py and docx.py need not import us
+    Section,
+    under_headings,
+)
 
 TEXT_SUFFIXES = {".txt": "txt", ".md": "md", ".markdown": "md", ".html": "html", ".htm": "html", ".jsonl": "jsonl"}
 # Binary documents, read by their own modules (pdf.py, docx.py) rather than decoded as text.
@@ -98,10 +101,6 @@ _ATX = re.compile(r"^ {0,3}(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*$")
 _FENCE = re.compile(r"^ {0,3}(```|~~~)")
 
 
-def _nest(stack: list[tuple[int, str]], level: int, heading: str) -> list[tuple[int, str]]:
-    return [(lvl, h) for lvl, h in stack if lvl < level] + [(level, heading)]
-
-
 def parse_md(text: str, *, doc_id: str, source: str, title: str = "", publisher: str = "") -> list[Section]:
     items: list[tuple[int, str] | str] = []  # (level, heading) or a body line
     in_fence = False
@@ -118,26 +117,11 @@ def parse_md(text: str, *, doc_id: str, source: str, title: str = "", publisher:
 def _sections_from_items(
     items: list[tuple[int, str] | str], *, doc_id: str, source: str, title: str, publisher: str
 ) -> list[Section]:
-    sections: list[Section] = []
-    stack: list[tuple[int, str]] = []
-    body: list[str] = []
-
-    def flush() -> None:
+    sections = []
+    for path, body in under_headings(items, title):
         text = "\n\n".join(_blocks("\n".join(body)))
         if text:
-            path = tuple(h for _, h in stack if h)
-            if not path or path[0] != title:
-                path = (title, *path)
             sections.append(Section(doc_id, title, path, text, source, publisher))
-
-    for item in items:
-        if isinstance(item, tuple):
-            flush()
-            body = []
-            stack = _nest(stack, *item)
-        else:
-            body.append(item)
-    flush()
     return sections
 
 

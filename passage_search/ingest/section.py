@@ -5,7 +5,11 @@ Splitting sections into passages that fit the model is the splitter's job, not t
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import TypeVar
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -16,3 +20,30 @@ class Section:
     text: str
     source: str
     publisher: str = ""
+
+
+def under_headings(items: Iterable[tuple[int, str] | T], title: str) -> Iterator[tuple[tuple[str, ...], list[T]]]:
+    """Group body items under their heading path, for every reader whose headings have levels.
+
+    ``items`` are ``(level, heading)`` tuples and body items (never tuples), in document order; a heading
+    closes every open heading of its level or deeper, as in Markdown. Each non-empty group comes with its
+    heading path, which always starts with ``title``.
+    """
+    stack: list[tuple[int, str]] = []
+    body: list[T] = []
+
+    def path() -> tuple[str, ...]:
+        found = tuple(h for _, h in stack if h)
+        return found if found and found[0] == title else (title, *found)
+
+    for item in items:
+        if isinstance(item, tuple):
+            if body:
+                yield path(), body
+            body = []
+            level, heading = item
+            stack = [(lvl, h) for lvl, h in stack if lvl < level] + [(level, heading)]
+        else:
+            body.append(item)
+    if body:
+        yield path(), body
