@@ -56,6 +56,9 @@ def main(argv: list[str] | None = None) -> int:
     if not corpus.exists():
         corpus = REPO / "corpus"
         args.docs = None
+    if not corpus.exists():
+        print(f"passage-search bench: no corpus at {args.corpus} or {corpus}; pass --corpus PATH.", file=sys.stderr)
+        return 1
     report: dict[str, Any] = {"machine": {"python": platform.python_version(), "cpus": _cpus()},
                               "corpus": str(corpus), "quick": args.quick}
     with tempfile.TemporaryDirectory(prefix="passage-search-bench-") as tmp:

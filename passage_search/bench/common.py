@@ -10,8 +10,17 @@ import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
+_CHECKOUT = Path(__file__).resolve().parents[2]
+# The checkout this package runs from (editable install), else the folder the benchmark is run in: an
+# installed package has no corpus/, tests/ or ../shared of its own.
+REPO = _CHECKOUT if (_CHECKOUT / "pyproject.toml").is_file() else Path.cwd()
 SHARED = REPO.parent / "shared" / "data"
+# Questions of the kind patients type, for a folder with no question sets beside it.
+FALLBACK_QUESTIONS = (
+    "will they have to take my leg off?", "chemo side effects", "what happens if it comes back",
+    "how long does radiation take", "is surgery the main treatment", "what is targeted therapy",
+    "what if the cancer has spread to my lungs", "do I need follow-up appointments",
+)
 
 
 def percentiles(values: Sequence[float]) -> dict[str, float]:
@@ -41,7 +50,7 @@ def questions(n: int, seed: int = 7) -> list[str]:
     lay = _texts(REPO / "tests" / "data" / "cancergov_lay" / "queries.jsonl", "text")
     seed_set = _texts(REPO / "tests" / "data" / "seed_questions.jsonl", "question")
     rng = random.Random(seed)
-    pool = templated + lay if templated else seed_set + lay
+    pool = templated + lay if templated else (seed_set + lay or list(FALLBACK_QUESTIONS))
     rng.shuffle(pool)
     if templated:
         lay_n = min(len(lay), n // 4)
