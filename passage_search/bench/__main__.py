@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
         from passage_search.bench.build_bench import run_build, subset_corpus
 
         source = corpus
-        corpus = subset_corpus(corpus, args.docs, workdir) if corpus.suffix == ".jsonl" else corpus
+        corpus = subset_corpus(corpus, args.docs, workdir)
         index = workdir / "index"
         asked = questions(args.queries)
         if "build" in parts or "query" in parts or "page" in parts:
@@ -89,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
             from passage_search.bench.ray_bench import RAY_DOCS, print_ray, run_ray
 
             ray_dir = workdir / "ray"
-            ray_corpus = subset_corpus(source, args.docs or RAY_DOCS, ray_dir) if source.suffix == ".jsonl" else source
+            ray_corpus = subset_corpus(source, args.docs or RAY_DOCS, ray_dir)
             print(f"building {ray_corpus} locally and on Ray ...", flush=True)
             report["ray"] = run_ray(ray_corpus, ray_dir, backend=args.backend)
             print_ray(report["ray"])

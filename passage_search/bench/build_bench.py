@@ -13,10 +13,16 @@ from passage_search.bench.common import peak_rss_mb, ratio
 
 
 def subset_corpus(corpus: Path, docs: int | None, workdir: Path) -> Path:
-    """The corpus, or its first ``docs`` documents copied into ``workdir`` (BEIR corpus.jsonl only)."""
-    if not docs:
-        return corpus
+    """The corpus as a BEIR corpus.jsonl (its first ``docs`` documents, if given) in ``workdir``.
+
+    A folder of pages (the bundled corpus/, say) becomes one document per section, so the one-document edit
+    below has documents to edit whatever the corpus.
+    """
     source = corpus / "corpus.jsonl" if corpus.is_dir() else corpus
+    if not source.is_file() or source.suffix != ".jsonl":
+        source = _as_beir(corpus, workdir)
+    if not docs:
+        return source
     lines = []
     with open(source, encoding="utf-8") as fh:
         for line in fh:
@@ -27,6 +33,18 @@ def subset_corpus(corpus: Path, docs: int | None, workdir: Path) -> Path:
     target = workdir / "corpus" / "corpus.jsonl"
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text("".join(lines), encoding="utf-8")
+    return target
+
+
+def _as_beir(corpus: Path, workdir: Path) -> Path:
+    from passage_search.ingest.readers import read_corpus
+
+    target = workdir / "beir" / "corpus.jsonl"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with open(target, "w", encoding="utf-8") as fh:
+        for i, s in enumerate(read_corpus(corpus).sections):
+            doc = {"_id": f"{s.doc_id}#{i}", "title": " › ".join(s.heading_path), "text": s.text}
+            fh.write(json.dumps(doc, ensure_ascii=False) + "\n")
     return target
 
 
