@@ -17,7 +17,7 @@ from passage_search.errors import BuildLockedError
 from passage_search.index.build import build_index
 from passage_search.search.searcher import Searcher
 
-TESTS = Path(__file__).resolve().parent
+TESTS = Path(__file__).resolve().parents[1]  # where conftest.py is
 QUESTIONS = ["limb sparing surgery", "radiation before surgery", "nausea and appetite", "follow up visits"]
 
 OLD = {
