@@ -42,7 +42,7 @@ def load_searcher(index_dir: str, generation: str) -> Searcher:
     from passage_search.search.model import serve_one_question_at_a_time
 
     serve_one_question_at_a_time()  # several people share two cores; see the function's measurements
-    # FAISS from the index folder, or Milvus when PASSAGE_SEARCH_VECTOR_STORE=milvus (README, "Milvus").
+    # FAISS from the index folder, or Milvus when PASSAGE_SEARCH_VECTOR_STORE=milvus (docs/milvus.md).
     searcher = Searcher(generation or index_dir, vectors=vectors_from_env)
     searcher.search("warm up")  # the first encode is slow; pay it here, not on the first question
     return searcher

@@ -2,7 +2,7 @@
 
 Ray is optional (``pip install 'passage-search[distributed]'``) and imported by the functions below only,
 so ``passage-search --help`` and local builds never load it. Three things Ray 2.60 does by default are
-handled here (README, "Distributed builds (Ray)"): token authentication on a new local cluster, whose
+handled here (docs/ray.md): token authentication on a new local cluster, whose
 token Ray would otherwise write to ~/.ray/auth_token; session files under /tmp/ray; and joining any Ray
 that ``ray start`` left running when no address is given.
 """

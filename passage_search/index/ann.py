@@ -5,7 +5,7 @@ The type and its parameters are recorded in the manifest and set again after loa
 does not keep every search parameter in the file the same way for every index type.
 
 The thresholds and parameters come from ``python -m passage_search.bench.scale`` (synthetic vectors, 10k
-to 1M) and from MedQuAD's real vectors and questions (README, "Vector index by size"): flat is exact and
+to 1M) and from MedQuAD's real vectors and questions (docs/performance.md, "Vector index by size"): flat is exact and
 needs no tuning, so it stays while a query over it is cheap; then HNSW, which on real vectors was both
 the fastest and the most exact; above ``HNSW_MAX`` IVF, which holds recall@10 >= 0.95 at 1M in a build
 time two cores allow, where HNSW fell to 0.85.
