@@ -17,10 +17,8 @@ DEFAULT_MODEL = "all-MiniLM-L6-v2"
 # (the same vectors to float error, so the same fingerprint); onnx-int8: its weights quantised to 8 bits
 # (other vectors, another fingerprint). Timings and agreement: docs/performance.md.
 BACKENDS = ("torch", "onnx", "onnx-int8")
-# fp32: the same vectors as sentence-transformers. int8 held nDCG@10 within 0.01 on both dev sets
-# (cancergov 0.904 -> 0.900, lay 0.878 -> 0.878) and encodes a question in about half the time, but its
-# seed-question top-1 fell from 27 to 25 of 28, below the 90% the ranking issue asks (docs/performance.md), so it
-# stays opt-in.
+# fp32 ONNX: sentence-transformers' vectors, faster. int8 is faster still but lost seed-question top-1
+# (27 -> 25 of 28), so it stays opt-in (docs/performance.md).
 DEFAULT_BACKEND = "onnx"
 BACKEND_ENV = "PASSAGE_SEARCH_BACKEND"
 

@@ -25,28 +25,19 @@ if TYPE_CHECKING:
 INDEX_TYPES = ("flat", "hnsw", "ivf")
 CHOICES = ("auto", *INDEX_TYPES)
 
-# Flat stays while it is cheap: one question over flat costs 0.13-0.45 ms per 1,000 vectors on one
-# thread (p50 2 ms at 10k and 15k, 4 ms at 30k, 15-46 ms at 100k, 310 ms at 1M).
+# Flat (exact) while it is cheap: a few ms a question up to 10k vectors (figures: docs/performance.md).
 FLAT_MAX = 10_000
-# HNSW: M=32 links a node. On MedQuAD's 29,494 real passage vectors and 200 real questions (depth 100,
-# one thread) efConstruction 200 / efSearch 128 answered in 0.35 ms p50 with recall@10 1.000 and
-# recall@100 0.987 against exact search, built in 10 s; IVF (nlist 686, nprobe 96) took 0.84 ms for
-# 0.990 / 0.954, and efConstruction 100 lost recall@100 (0.980). On the 14,967 heading vectors: 0.40 ms,
-# 1.000 / 0.996 (IVF 0.57 ms, 0.997 / 0.982). At 1M, efConstruction 40 built in 13 minutes on two busy
-# cores and held only recall@10 0.85 (synthetic), so above HNSW_MAX IVF takes over. efSearch >= k
-# always (knn raises it to k).
+# HNSW up to 100k: on MedQuAD's real vectors these settings kept recall@10 1.000 and recall@100 0.987 at
+# 0.35 ms; at 1M its build is too slow for the recall it holds, so IVF takes over (docs/performance.md).
+# efSearch >= k always (knn raises it to k).
 HNSW_MAX = 100_000
 HNSW_M = 32
 HNSW_EF_CONSTRUCTION = 200
 HNSW_EF_SEARCH = 128
 
-# IVF: nlist ~ 4 sqrt(n) lists (each list >= 39 training points, FAISS's minimum), k-means trained on
-# at most 64 points a list for 10 rounds (the full default takes many minutes at 1M). nprobe 48 held
-# recall@100 at k=100 >= 0.996 at 10k, 100k and 1M (nprobe 16 fell to 0.95-0.96 at 10k and 100k), a
-# margin for real corpora, at p95 ~11 ms at 1M on busy cores. Real embeddings are harder than those
-# synthetic clusters: on MedQuAD (29,494 passages, nlist 686, 200 real questions) nprobe 48 gave recall@10
-# 0.974 and recall@100 0.909 against exact search, nprobe 96 gave 0.990 and 0.954 at 0.8 ms p50, so
-# corpora up to IVF_WIDE_MAX passages probe twice as many lists; above that, 48 keeps 1M within 20 ms.
+# IVF: nlist ~ 4 sqrt(n) lists (each >= 39 training points, FAISS's minimum), k-means on at most 64 points
+# a list for 10 rounds. Real vectors need more probes than synthetic ones to keep recall@100 high, so
+# corpora up to IVF_WIDE_MAX probe 96 lists; above that 48 keeps 1M within 20 ms (docs/performance.md).
 IVF_NPROBE = 48
 IVF_NPROBE_WIDE = 96
 IVF_WIDE_MAX = 200_000
