@@ -29,6 +29,11 @@ def add_eval_parser(subparsers: argparse._SubParsersAction) -> argparse.Argument
     p.add_argument("--qrels", type=Path, help="qrels .tsv to use instead of the folder's qrels/test.tsv")
     p.add_argument("--corpus", type=Path, help="corpus.jsonl to use instead of the folder's")
     p.add_argument("--index", type=Path, help="search this index instead of indexing the corpus")
+    p.add_argument(
+        "--split", choices=("tune", "test"), default=None,
+        help="score only this part of the questions (their metadata.split, else --splits); default: all",
+    )
+    p.add_argument("--splits", type=Path, help="TSV id<TAB>question<TAB>split for questions without metadata.split")
     p.add_argument("-k", type=int, default=DEFAULT_K, help=f"documents ranked per query (default: {DEFAULT_K})")
     p.add_argument("--out", type=Path, help=f"output folder (default: {EVAL_OUT}/<dataset name>)")
     p.add_argument("--model", default=None, help="local sentence-transformers folder (default: all-MiniLM-L6-v2)")
@@ -41,7 +46,9 @@ def add_eval_parser(subparsers: argparse._SubParsersAction) -> argparse.Argument
 def cmd_eval(args: argparse.Namespace) -> int:
     from passage_search.eval.report import format_table, write_report
 
-    dataset = load_beir(args.dataset, args.queries, args.qrels, corpus=args.corpus)
+    dataset = load_beir(
+        args.dataset, args.queries, args.qrels, corpus=args.corpus, split=args.split, splits=args.splits
+    )
     bars: dict[str, Any] = {}
 
     def on_progress(mode: str, done: int, total: int) -> None:

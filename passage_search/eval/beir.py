@@ -104,9 +104,20 @@ def _dataset(
 
 
 def load_beir(
-    folder: Path, queries: Path | None = None, qrels: Path | None = None, *, corpus: Path | None = None
+    folder: Path,
+    queries: Path | None = None,
+    qrels: Path | None = None,
+    *,
+    corpus: Path | None = None,
+    split: str | None = None,
+    splits: Path | None = None,
 ) -> Dataset:
-    """Read a BEIR folder; ``queries``, ``qrels`` and ``corpus`` replace its files when given."""
+    """Read a BEIR folder; ``queries``, ``qrels`` and ``corpus`` replace its files when given.
+
+    ``split`` ("tune" or "test") keeps only that part of the questions: each question's
+    ``metadata.split``, else its row in the ``splits`` TSV (``id<TAB>question<TAB>split``, matched by id,
+    then by question text).
+    """
     folder = Path(folder)
     if not folder.is_dir():
         raise EvalError(f"The dataset folder {folder} does not exist; pass a BEIR folder.")
@@ -115,9 +126,43 @@ def load_beir(
     for row in _jsonl(corpus_file, "BEIR document"):
         doc_id = str(row["_id"])
         docs[doc_id] = Document(doc_id, str(row.get("title") or ""), str(row.get("text") or ""))
-    asked = {str(r["_id"]): str(r.get("text") or "") for r in _jsonl(queries or folder / "queries.jsonl", "query")}
+    rows = list(_jsonl(queries or folder / "queries.jsonl", "query"))
+    asked = {str(r["_id"]): str(r.get("text") or "") for r in rows}
     judged = read_qrels(qrels or folder / "qrels" / "test.tsv")
-    return _dataset(folder.resolve().name, docs, asked, judged, corpus_file)
+    name = folder.resolve().name
+    if split is not None:
+        asked = _part(asked, rows, split, splits, name)
+        name = f"{name}-{split}"
+    return _dataset(name, docs, asked, judged, corpus_file)
+
+
+SPLITS = ("tune", "test")
+
+
+def _part(
+    asked: dict[str, str], rows: list[dict[str, Any]], split: str, splits: Path | None, name: str
+) -> dict[str, str]:
+    """The questions of one part of a set split into tune and test (see tests/data/splits/README.md)."""
+    if split not in SPLITS:
+        raise EvalError(f"Unknown split {split!r}; choose tune or test.")
+    by_id: dict[str, str] = {}
+    by_text: dict[str, str] = {}
+    if splits is not None:
+        for line in _lines(splits)[1:]:
+            cells = line.split("\t")
+            if len(cells) == 3:
+                by_id[cells[0]] = by_text[" ".join(cells[1].split())] = cells[2].strip()
+    kept = {}
+    for row in rows:
+        qid = str(row["_id"])
+        meta = row.get("metadata")
+        part = meta.get("split") if isinstance(meta, dict) else None
+        part = part or by_id.get(qid) or by_text.get(" ".join(asked[qid].split()))
+        if part is None:
+            raise EvalError(f"Question {qid} of {name} has no split; pass --splits with a file that lists it.")
+        if part == split:
+            kept[qid] = asked[qid]
+    return kept
 
 
 def seed_dataset(corpus_dir: Path, questions_file: Path, *, name: str = "seed") -> Dataset:
