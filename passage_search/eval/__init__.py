@@ -1,0 +1,1 @@
+"""Evaluation on BEIR test sets: datasets, runs and metrics, report files, and the page's feedback store."""

@@ -1,0 +1,1 @@
+"""Corpus files to sections with heading paths (a reader per format), and sections to passages (the splitter)."""

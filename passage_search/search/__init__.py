@@ -1,0 +1,1 @@
+"""Searching an index: question analysis, retrievers, fusion, confidence, and the one SearchResult."""
