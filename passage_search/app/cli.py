@@ -18,6 +18,7 @@ from passage_search.app.cli_build import add_build_parser
 from passage_search.app.cli_eval import add_eval_parser
 from passage_search.app.cli_serve import add_serve_parser
 from passage_search.app.cli_tools import add_feedback_parser, add_milvus_parser
+from passage_search.app.cli_train import add_train_parser
 from passage_search.errors import PassageSearchError
 
 
@@ -80,6 +81,7 @@ def parser(corpus: Path = Path("corpus"), out: Path = Path("index")) -> argparse
     add_milvus_parser(sub, out)
     add_eval_parser(sub)
     add_feedback_parser(sub)
+    add_train_parser(sub)
     return p
 
 

@@ -80,9 +80,14 @@ def first_card_heading(page, breadcrumb: str):
 
 
 def wait_for_results(page, breadcrumb: str) -> None:
+    """The first card is shown and the rerun that drew it has finished (so no stale element is left over)."""
     from playwright.sync_api import expect
 
     expect(first_card_heading(page, breadcrumb)).to_be_visible(timeout=60_000)
+    # Streamlit keeps the previous run's elements on screen until the new run ends: on a busy machine the
+    # first card can be drawn while the empty page's topic buttons still sit below it.
+    expect(page.locator('[data-testid="stApp"]')).to_have_attribute("data-test-script-state", "notRunning",
+                                                                   timeout=60_000)
 
 
 def test_keyboard_only_focus_starts_in_the_box_enter_searches_tab_reaches_results(page, server, shots):
