@@ -9,7 +9,6 @@ import streamlit as st
 
 from passage_search.app import page
 from passage_search.app.markdown import escape_markdown
-from passage_search.backends.milvus_store import vectors_from_env
 from passage_search.errors import PassageSearchError, QueryError
 from passage_search.eval.feedback import FeedbackStore, feedback_path
 from passage_search.ingest.notices import Notices, corpus_notices, first_sentence
@@ -39,13 +38,9 @@ def current_generation(index_dir: str) -> str:
 # current index and, for a moment, the one it replaced.
 @st.cache_resource(show_spinner="Loading the search index…", max_entries=2)
 def load_searcher(index_dir: str, generation: str) -> Searcher:
-    from passage_search.search.model import serve_one_question_at_a_time
+    from passage_search.app.serving import serving_searcher
 
-    serve_one_question_at_a_time()  # several people share two cores; see the function's measurements
-    # FAISS from the index folder, or Milvus when PASSAGE_SEARCH_VECTOR_STORE=milvus (docs/milvus.md).
-    searcher = Searcher(generation or index_dir, vectors=vectors_from_env)
-    searcher.search("warm up")  # the first encode is slow; pay it here, not on the first question
-    return searcher
+    return serving_searcher(generation or index_dir)
 
 
 @st.cache_resource(show_spinner=False, max_entries=2)

@@ -106,15 +106,10 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        from passage_search.backends.milvus_store import vectors_from_env
-        from passage_search.search.model import serve_one_question_at_a_time
+        from passage_search.app.serving import serving_searcher
 
-        serve_one_question_at_a_time()  # several people share the cores; see the function's measurements
         try:
-            if state.searcher is None:
-                # FAISS from the index folder, or Milvus when PASSAGE_SEARCH_VECTOR_STORE=milvus (as the page).
-                state.searcher = Searcher(index_dir, model=model, backend=backend, vectors=vectors_from_env)
-            state.searcher.search("warm up")  # the first encode is slow; pay it here, not on the first question
+            state.searcher = serving_searcher(index_dir, model=model, backend=backend, searcher=state.searcher)
         except PassageSearchError as exc:
             state.searcher, state.error = None, str(exc)
             log.error("passage-search: %s", exc)

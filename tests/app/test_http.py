@@ -217,8 +217,9 @@ def test_the_index_is_loaded_once_at_start_and_warmed(fake_index, fake_model, mo
             asked.append(query)
             return super().search(query, k, **kwargs)
 
-    monkeypatch.setattr(http, "Searcher", CountingSearcher)
-    monkeypatch.setattr("passage_search.search.model.serve_one_question_at_a_time", lambda: threads.append(True))
+    # Both are looked up where the faces open a serving searcher.
+    monkeypatch.setattr("passage_search.app.serving.Searcher", CountingSearcher)
+    monkeypatch.setattr("passage_search.app.serving.serve_one_question_at_a_time", lambda: threads.append(True))
     app = http.create_app(fake_index)
     assert not made  # nothing is loaded until the app starts
     with TestClient(app) as c:
