@@ -12,7 +12,7 @@ from passage_search.app.markdown import escape_markdown
 from passage_search.errors import PassageSearchError, QueryError
 from passage_search.eval.feedback import FeedbackStore, feedback_path
 from passage_search.ingest.notices import Notices, corpus_notices, first_sentence
-from passage_search.search.confidence import ANSWER, NONE, WEAK
+from passage_search.search.confidence import ANSWER, NONE, RELATED
 from passage_search.search.config import MODES
 from passage_search.search.searcher import Searcher
 
@@ -140,30 +140,33 @@ if (query or "").strip():
 if result is not None:
     for notice in result.notices:
         st.info(escape_markdown(notice))
-    count = f"{len(result)} passage{'' if len(result) == 1 else 's'}"
-    st.caption(f"{count} for “{escape_markdown(result.question[:200])}” · {result.ms:.0f} ms")
+    count = f"{len(result)} passage{'' if len(result) == 1 else 's'} for" if result.confidence != NONE else "Searched"
+    st.caption(f"{count} “{escape_markdown(result.question[:200])}” · {result.ms:.0f} ms")
     if st.session_state.get("feedback_error"):
         st.warning(f"Your feedback could not be saved: {escape_markdown(st.session_state.pop('feedback_error'))}")
-    if result.confidence == NONE:
-        st.info(result.message.removesuffix(".") + (" within the chosen filters." if result.filtered else ".")
+    if not result.hits:
+        st.info("No passage matches this question" + (" within the chosen filters." if result.filtered else ".")
                 + " Try other words, or browse the topics below.")
-    elif result.confidence == WEAK:
-        st.warning(
-            f"{result.message} Try saying it another way, or browse the topics below; "
-            "the closest passages are under “Closest passages anyway”."
+    elif result.confidence == NONE:
+        st.info(
+            f"**{result.label}.** These pages cover {escape_markdown(corpus.subject)}. "
+            "Try saying it another way, or browse the topics below."
         )
         with st.expander("Closest passages anyway"):
-            for hit in result:
-                page.card(hit, result.terms, searcher)
+            for hit in result:  # feedback here too: a helpful one marks an answer the state missed
+                page.card(hit, result.terms, searcher, question=result.question, store=store, index_id=index_id)
     else:
+        if result.confidence == RELATED:
+            st.info(f"**{result.label}.** The closest passages are below; if they don't help, try other words.")
         for hit in result:
-            page.card(hit, result.terms, searcher, question=result.question, store=store, index_id=index_id)
+            page.card(hit, result.terms, searcher, question=result.question, store=store, index_id=index_id,
+                      best=result.confidence == ANSWER and hit.rank == 1)
     if result.confidence != ANSWER:
         with st.expander("Browse topics", expanded=True):
             page.topic_browser(searcher, corpus)
 else:
     if corpus.examples:
-        st.pills("Example questions", corpus.examples, key="example", on_change=ask_example)
+        st.pills("Example searches", corpus.examples, key="example", on_change=ask_example)
     st.header("Browse topics")
     page.topic_browser(searcher, corpus)
 

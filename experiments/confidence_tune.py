@@ -1,27 +1,35 @@
-"""How well does the best hit's score tell "answers", "related" and "nothing here" apart? (tune parts only)
+"""Choose the confidence thresholds on the tune parts; report each state's precision and recall.
 
-    python experiments/confidence_tune.py [--model PATH] [--probes FILE] [--json OUT]
+    python experiments/confidence_tune.py                 # tune parts: choose Z_RELATED and Z_ANSWER
+    python experiments/confidence_tune.py --split test    # test parts: report the shipped thresholds once
 
-For each corpus (the bundled page; the cancer.gov corpus when ../shared is there) every TUNE question of
-ours is searched (hybrid, the product's mode) and its first hit's cosine similarity recorded, with whether
-the first hit is right (answerable questions) or the question has no answer there (unanswerable ones:
-the blind sets' unanswerable questions and the off-topic sets). Probe questions (no disease page answers
-them; a calibration list, never evaluation) are searched too, so a threshold can also be expressed
-relative to each corpus's own probe scores: z = (similarity - probe mean) / probe sd. Prints, per corpus
-and for both scales, the threshold that best separates answerable from unanswerable questions and the
-precision of the first hit above candidate "answer" thresholds. Test parts are not read.
+For each corpus (the bundled page; the cancer.gov corpus when ../shared is there) every question of ours in
+the chosen part is searched (hybrid, the product's mode) and recorded: the first hit's cosine and the best
+passage's, on the index's calibrated scale (z, see passage_search/index/calibration.py), with whether the
+first hit is right. Unanswerable questions: the blind sets' unanswerable ones and the off-topic sets.
+
+On the tune part the thresholds are chosen by two rules (docs/ranking.md):
+- Z_RELATED, the "nothing here" cut on the best passage's z: the highest cut at which "nothing" is right
+  (the question really has no answer) at least 95 % of the time on every corpus;
+- Z_ANSWER, on the first hit's z: the cut with the best mean over the corpora of the "answer" state's F1
+  (precision: the first hit is right; recall: of the questions whose first hit is right).
+Either part then reports the shipped thresholds (search/confidence.py): per corpus and state, how many
+questions, precision and recall.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import statistics
 from pathlib import Path
+
+import numpy as np
 
 from passage_search.eval.beir import load_beir
 from passage_search.eval.evaluate import prepare_index
 from passage_search.index.build import build_index
+from passage_search.index.calibration import Calibration, probes
+from passage_search.search.confidence import ANSWER, NONE, RELATED, STATES, Z_ANSWER, Z_RELATED
 from passage_search.search.model import serve_one_question_at_a_time
 from passage_search.search.searcher import Searcher
 
@@ -34,7 +42,7 @@ def rows(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text("utf-8").splitlines() if line.strip()]
 
 
-def tune_split(tsv: Path) -> dict[str, str]:
+def split_of(tsv: Path) -> dict[str, str]:
     """question text -> split, from a splits TSV."""
     out = {}
     for line in tsv.read_text("utf-8").splitlines()[1:]:
@@ -43,89 +51,182 @@ def tune_split(tsv: Path) -> dict[str, str]:
     return out
 
 
-def first_hit(searcher: Searcher, question: str) -> tuple[float, str]:
-    """The first hit's cosine similarity and what identifies its section (document id and heading path)."""
-    result = searcher.search(question, k=5)
-    if not result.hits:
-        return 0.0, ""
-    top = result.hits[0]
-    return top.similarity or 0.0, f"{top.passage.doc_id}|{top.passage.breadcrumb}"
+def words_scale(searcher: Searcher) -> Calibration:
+    """The probes' best BM25 scores on this index (the dropped second signal, kept to show why)."""
+    questions, digest = probes()
+    found = [searcher.rankings([searcher.analyze(q)], 1, searcher.config)[0].get("lexical") for q in questions]
+    best = np.array([r[0][1] if r else 0.0 for r in found])
+    return Calibration(float(best.mean()), float(best.std()), digest, len(questions))
 
 
-def best_cut(pos: list[float], neg: list[float]) -> tuple[float, float]:
-    """The threshold with the best balanced accuracy (answerable above, unanswerable below)."""
-    best = (0.0, 0.0)
-    for t in sorted(set(pos + neg)):
-        acc = (sum(v >= t for v in pos) / len(pos) + sum(v < t for v in neg) / len(neg)) / 2
-        best = max(best, (acc, t))
-    return best[1], best[0]
+def record(searcher: Searcher, question: str, relevant: set[str] | None, where: str) -> dict:
+    """One question's signals: the first hit's cosine, the best cosine among the top 10, and rightness."""
+    result = searcher.search(question, k=10)
+    hits = result.hits
+    sims = [h.similarity for h in hits if h.similarity is not None]
+
+    def ok(h) -> bool:
+        return relevant is not None and (h.passage.doc_id in relevant or h.passage.breadcrumb in relevant)
+
+    return {
+        "set": where,
+        "question": question,
+        "answerable": relevant is not None,
+        "top": (hits[0].similarity or 0.0) if hits else 0.0,
+        "max": max(sims) if sims else 0.0,
+        "right1": bool(hits) and ok(hits[0]),
+        "right3": any(ok(h) for h in hits[:3]),
+        "state": result.confidence,
+        "lex_max": max((h.scores.get("lexical", 0.0) for h in hits), default=0.0),
+        "lex_first": hits[0].scores.get("lexical", 0.0) if hits else 0.0,
+        "head_max": max((h.scores.get("heading", 0.0) for h in hits), default=0.0),
+        "n_terms": len(result.terms),
+        "agree": sorted(name for name, rank in (hits[0].ranks if hits else {}).items() if rank == 1),
+    }
 
 
-def corpus_report(name: str, searcher: Searcher, answerable: list[tuple[str, set[str]]], unanswerable: list[str],
-                  probes: list[str]) -> dict:
-    probe_scores = [first_hit(searcher, q)[0] for q in probes]
-    mean, sd = statistics.fmean(probe_scores), statistics.pstdev(probe_scores) or 1.0
-    pos, right = [], []
-    for question, relevant in answerable:
-        score, where = first_hit(searcher, question)
-        pos.append(score)
-        right.append(where.split("|")[0] in relevant or where.split("|", 1)[-1] in relevant)
-    neg = [first_hit(searcher, q)[0] for q in unanswerable]
-    out = {"corpus": name, "answerable": len(pos), "unanswerable": len(neg), "probe_mean": mean, "probe_sd": sd}
-    for scale, f in (("cosine", lambda v: v), ("z", lambda v: (v - mean) / sd)):
-        p, n = [f(v) for v in pos], [f(v) for v in neg]
-        cut, acc = best_cut(p, n)
-        out[scale] = {"cut": round(cut, 4), "balanced_accuracy": round(acc, 4),
-                      "answerable_median": round(statistics.median(p), 4),
-                      "unanswerable_median": round(statistics.median(n), 4)}
-        print(f"{name:12} {scale:6} cut {cut:7.3f}  balanced accuracy {acc:.3f}  "
-              f"median answerable {statistics.median(p):.3f} unanswerable {statistics.median(n):.3f}")
-    for t in (0.2, 0.3, 0.4, 0.5, 0.6):
-        above = [ok for v, ok in zip(pos, right, strict=True) if v >= t]
-        if above:
-            print(f"{name:12} first hit right when cosine >= {t:.1f}: {sum(above)}/{len(above)}")
+def corpus_records(name: str, searcher: Searcher, answerable: list[tuple[str, set[str], str]],
+                   unanswerable: list[tuple[str, str]]) -> dict:
+    cal = searcher.manifest.calibration
+    words = words_scale(searcher)
+    recs = [record(searcher, q, None, "probe") for q in probes()[0]]
+    recs += [record(searcher, q, rel, where) for q, rel, where in answerable]
+    recs += [record(searcher, q, None, where) for q, where in unanswerable]
+    for r in recs:
+        r["z_top"] = (r["top"] - cal["mean"]) / max(cal["sd"], 0.02)
+        r["z_max"] = (r["max"] - cal["mean"]) / max(cal["sd"], 0.02)
+        r["z_words"] = words.z(r["lex_max"])
+    unanswerable_n = sum(not r["answerable"] and r["set"] != "probe" for r in recs)
+    print(f"{name}: {sum(r['answerable'] for r in recs)} answerable, {unanswerable_n} "
+          f"unanswerable; probes mean {cal['mean']:.3f} sd {cal['sd']:.3f}")
+    return {"corpus": name, "calibration": cal, "records": recs}
+
+
+def state(r: dict, z_related: float, z_answer: float, z_words: float = 99.0) -> str:
+    if r["z_max"] < z_related and r["z_words"] < z_words:
+        return NONE
+    return ANSWER if r["z_top"] >= z_answer else RELATED
+
+
+def table(recs: list[dict], z_related: float, z_answer: float, z_words: float = 99.0) -> dict[str, dict[str, float]]:
+    """Per state: count, precision and recall.
+
+    answer: right when the first hit is right; recall over questions whose first hit is right.
+    related: right when the question is answerable and a right passage is in the top 3 (the passages are
+    on the subject); recall over answerable questions with a right passage in the top 3 but not first.
+    none: right when the question has no answer here; recall over the unanswerable questions.
+    """
+    got = [(r, state(r, z_related, z_answer, z_words)) for r in recs if r["set"] != "probe"]
+    right = {
+        ANSWER: lambda r: r["answerable"] and r["right1"],
+        RELATED: lambda r: r["answerable"] and r["right3"],
+        NONE: lambda r: not r["answerable"],
+    }
+    wanted = {
+        ANSWER: lambda r: r["answerable"] and r["right1"],
+        RELATED: lambda r: r["answerable"] and r["right3"] and not r["right1"],
+        NONE: lambda r: not r["answerable"],
+    }
+    out = {}
+    for s in STATES:
+        mine = [r for r, st in got if st == s]
+        should = [(r, st) for r, st in got if wanted[s](r)]
+        out[s] = {
+            "n": len(mine),
+            "precision": sum(right[s](r) for r in mine) / len(mine) if mine else float("nan"),
+            "recall": sum(st == s for _r, st in should) / len(should) if should else float("nan"),
+        }
+    answered = [(r, st) for r, st in got if r["answerable"] and r["right3"]]
+    out["hidden"] = {"n": sum(st == NONE for _r, st in answered)}  # a right passage in the top 3, called nothing
     return out
+
+
+def pick(reports: list[dict], words_grid: list[float]) -> tuple[float, float, float]:
+    """(Z_RELATED, words cut, Z_ANSWER) by the two rules; a words cut of 99 means no BM25 signal."""
+    grid = [round(x * 0.25, 2) for x in range(0, 61)]
+    best = (-1.0, 0.0, 0.0, 99.0)
+    for n in grid:
+        for w in words_grid:
+            tables = [table(r["records"], n, 99, w)[NONE] for r in reports]
+            if all(t["precision"] >= 0.95 for t in tables):
+                recall = sum(t["recall"] for t in tables) / len(tables)
+                best = max(best, (round(recall, 6), n, -w, w))
+    _recall, z_related, _neg, z_words = best
+
+    def f1(t: dict[str, float]) -> float:
+        p, r = t["precision"], t["recall"]
+        return 2 * p * r / (p + r) if p + r else 0.0
+
+    z_answer = max((a for a in grid if a >= z_related),
+                   key=lambda a: sum(f1(table(r["records"], z_related, a, z_words)[ANSWER]) for r in reports))
+    return z_related, z_words, z_answer
+
+
+def choose(reports: list[dict]) -> None:
+    z_related, _w, z_answer = pick(reports, [99.0])
+    print(f"chosen on the tune parts: Z_RELATED {z_related}, Z_ANSWER {z_answer} (shipped: {Z_RELATED}, {Z_ANSWER})")
+    z_related, z_words, z_answer = pick(reports, [round(x * 0.25, 2) for x in range(0, 41)] + [99.0])
+    print(f"with the dropped BM25 signal it would be: Z_RELATED {z_related}, BM25 z {z_words}, Z_ANSWER {z_answer}")
+    for rep in reports:
+        t = table(rep["records"], z_related, z_answer, z_words)
+        print(f"  {rep['corpus']}: none P {t[NONE]['precision']:.3f} R {t[NONE]['recall']:.3f}, "
+              f"hidden {t['hidden']['n']}; answer P {t[ANSWER]['precision']:.3f} R {t[ANSWER]['recall']:.3f}")
+
+
+def report_states(rep: dict, z_related: float, z_answer: float) -> None:
+    t = table(rep["records"], z_related, z_answer)
+    rep["states"] = t
+    print(f"{rep['corpus']}: hidden answers (right passage in the top 3, state 'none'): {t['hidden']['n']}")
+    for s in STATES:
+        print(f"  {s:8} n {t[s]['n']:4}  precision {t[s]['precision']:.3f}  recall {t[s]['recall']:.3f}")
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default=None, help="model folder (default: the packaged MiniLM)")
-    ap.add_argument("--probes", type=Path, default=ROOT / "experiments" / "data" / "probes.txt")
     ap.add_argument("--workdir", type=Path, default=ROOT / "eval-out" / ".cache" / "confidence")
-    ap.add_argument("--json", type=Path, default=ROOT / "bench-out" / "confidence_tune.json")
+    ap.add_argument("--json", type=Path, default=None, help="default: bench-out/confidence_SPLIT.json")
+    ap.add_argument("--split", choices=("tune", "test"), default="tune")
     args = ap.parse_args()
+    part = args.split
+    args.json = args.json or ROOT / "bench-out" / f"confidence_{part}.json"
     serve_one_question_at_a_time()
-    probes = [ln.strip() for ln in args.probes.read_text("utf-8").splitlines() if ln.strip()]
-    off_old = tune_split(DATA / "splits" / "offtopic.tsv")
-    offtopic = [q for q, s in off_old.items() if s == "tune"]
-    offtopic += [q["text"] for q in rows(DATA / "offtopic_blind" / "queries.jsonl") if q["metadata"]["split"] == "tune"]
+    off_old = split_of(DATA / "splits" / "offtopic.tsv")
+    offtopic = [(q, "offtopic") for q, s in off_old.items() if s == part]
+    offtopic += [(q["text"], "offtopic_blind") for q in rows(DATA / "offtopic_blind" / "queries.jsonl")
+                 if q["metadata"]["split"] == part]
     reports = []
 
     seed_index = args.workdir / "bundled"
     build_index(ROOT / "corpus", seed_index, model=args.model)
     seed = Searcher(seed_index, model=args.model)
-    blind = [q for q in rows(DATA / "sarcoma_blind" / "queries.jsonl") if q["metadata"]["split"] == "tune"]
+    blind = [q for q in rows(DATA / "sarcoma_blind" / "queries.jsonl") if q["metadata"]["split"] == part]
     # The bundled page is one document: a section is named by its heading path.
-    answerable = [(q["text"], {" › ".join(h) for h in q["metadata"]["heading_paths"]})
+    answerable = [(q["text"], {" › ".join(h) for h in q["metadata"]["heading_paths"]}, "sarcoma_blind")
                   for q in blind if q["metadata"]["answerable"]]
-    seed_split = tune_split(DATA / "splits" / "seed_questions.tsv")
-    answerable += [(q["question"], {" › ".join(q["heading_path"])}) for q in rows(DATA / "seed_questions.jsonl")
-                   if seed_split[" ".join(q["question"].split())] == "tune"]
-    unanswerable = [q["text"] for q in blind if not q["metadata"]["answerable"]] + offtopic
-    reports.append(corpus_report("bundled", seed, answerable, unanswerable, probes))
+    seed_split = split_of(DATA / "splits" / "seed_questions.tsv")
+    answerable += [(q["question"], {" › ".join(q["heading_path"])}, "seed")
+                   for q in rows(DATA / "seed_questions.jsonl")
+                   if seed_split[" ".join(q["question"].split())] == part]
+    unanswerable = [(q["text"], "sarcoma_blind") for q in blind if not q["metadata"]["answerable"]] + offtopic
+    reports.append(corpus_records("bundled", seed, answerable, unanswerable))
 
     if (SHARED / "cancergov").is_dir():
-        dev = load_beir(SHARED / "cancergov", split="tune", splits=DATA / "splits" / "cancergov_dev.tsv")
+        dev = load_beir(SHARED / "cancergov", split=part, splits=DATA / "splits" / "cancergov_dev.tsv")
         info, emb = prepare_index(dev, args.workdir, model=args.model)
         cg = Searcher(info.path, embedder=emb)
-        answerable = [(text, set(dev.qrels[qid])) for qid, text in dev.queries.items()]
+        answerable = [(text, set(dev.qrels[qid]), "cancergov_dev") for qid, text in dev.queries.items()]
         for folder, splits in (("cancergov_lay", DATA / "splits" / "cancergov_lay.tsv"), ("cancergov_blind", None)):
-            part = load_beir(DATA / folder, corpus=SHARED / "cancergov" / "corpus.jsonl", split="tune", splits=splits)
-            answerable += [(text, set(part.qrels[qid])) for qid, text in part.queries.items()]
+            data = load_beir(DATA / folder, corpus=SHARED / "cancergov" / "corpus.jsonl", split=part, splits=splits)
+            answerable += [(text, set(data.qrels[qid]), folder) for qid, text in data.queries.items()]
         blind_cg = [q for q in rows(DATA / "cancergov_blind" / "queries.jsonl")
-                    if q["metadata"]["split"] == "tune" and not q["metadata"].get("answerable", True)]
-        unanswerable = [q["text"] for q in blind_cg] + offtopic
-        reports.append(corpus_report("cancer.gov", cg, answerable, unanswerable, probes))
+                    if q["metadata"]["split"] == part and not q["metadata"].get("answerable", True)]
+        unanswerable = [(q["text"], "cancergov_blind") for q in blind_cg] + offtopic
+        reports.append(corpus_records("cancer.gov", cg, answerable, unanswerable))
+    if part == "tune":
+        choose(reports)
+    for rep in reports:
+        report_states(rep, Z_RELATED, Z_ANSWER)
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(reports, indent=2))
     print(f"wrote {args.json}")

@@ -71,8 +71,8 @@ def write_tree(root: Path, files: dict[str, str | bytes]) -> Path:
 
 
 # Markdown the page itself adds around escaped text: the mark on a question's word (letters and digits
-# only, see highlight.py) and the "Best match" badge. Nothing else may be live.
-OWN_MARKUP = re.compile(r":orange-background\[\*\*[^\W_]+\*\*\]|^:green-badge\[:material/star: Best match\]$")
+# only, see highlight.py) and the "Best answer" badge. Nothing else may be live.
+OWN_MARKUP = re.compile(r":orange-background\[\*\*[^\W_]+\*\*\]|^:green-badge\[:material/star: Best answer\]$")
 
 
 def strip_own_markup(value: str) -> str:

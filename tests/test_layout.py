@@ -34,6 +34,8 @@ LATER = {
                               "passage_search.eval", "passage_search.app", "passage_search.backends"),
     "passage_search.embed": ("passage_search.ingest", "passage_search.index", "passage_search.search",
                              "passage_search.eval", "passage_search.app", "passage_search.backends"),
+    "passage_search.rerank": ("passage_search.ingest", "passage_search.index", "passage_search.search",
+                              "passage_search.eval", "passage_search.app", "passage_search.backends"),
     "passage_search.index": ("passage_search.search", "passage_search.eval", "passage_search.app",
                              "passage_search.backends"),
     "passage_search.search": ("passage_search.eval", "passage_search.app", "passage_search.backends"),

@@ -13,7 +13,15 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from passage_search import __version__
-from passage_search.app.cli_args import EXIT_OK, EXIT_USER_ERROR, add_backend_argument, add_milvus_arguments, one_thread
+from passage_search.app.cli_args import (
+    EXIT_OK,
+    EXIT_USER_ERROR,
+    add_backend_argument,
+    add_milvus_arguments,
+    add_rerank_arguments,
+    one_thread,
+    search_config,
+)
 from passage_search.app.cli_build import add_build_parser
 from passage_search.app.cli_eval import add_eval_parser
 from passage_search.app.cli_serve import add_serve_parser
@@ -33,6 +41,7 @@ def _add_search(sub: argparse._SubParsersAction, out: Path) -> None:
         "--mode", choices=("dense", "lexical", "hybrid"), default="hybrid", help="retrieval mode (default: hybrid)"
     )
     p.add_argument("--json", action="store_true", help="print the hits as JSON")
+    add_rerank_arguments(p)
     # Not --backend: that flag already names how the embedding model runs.
     p.add_argument(
         "--vector-store",
@@ -46,6 +55,7 @@ def _add_search(sub: argparse._SubParsersAction, out: Path) -> None:
 
 
 def cmd_search(args: argparse.Namespace) -> int:
+    from passage_search.search.confidence import NONE
     from passage_search.search.searcher import Searcher
 
     Searcher.check_question(args.question)  # refuse an empty question before spending seconds on the model
@@ -53,18 +63,22 @@ def cmd_search(args: argparse.Namespace) -> int:
     from passage_search.backends.milvus_store import opener
 
     vectors = opener(args.vector_store, args.uri, args.collection)
-    searcher = Searcher(args.index, model=args.model, backend=args.backend, vectors=vectors)
+    searcher = Searcher(args.index, model=args.model, backend=args.backend, vectors=vectors,
+                        config=search_config(args), reranker=args.reranker)
     result = searcher.search(args.question, k=args.k, mode=args.mode)
     for notice in result.notices:
         print(f"passage-search: {notice}", file=sys.stderr)
     if args.json:
         print(json.dumps(result.to_json(), ensure_ascii=False, indent=2))
         return EXIT_OK
-    if result.message:
-        print(result.message + (" The closest passages:\n" if result.hits else ""))
+    if result.message:  # related or nothing: the state's name first, so no hit reads as the answer
+        after = (". The closest passages:" if result.confidence == NONE else ":") if result.hits else "."
+        print(result.label + after)
+        print()
     for hit in result:
         p = hit.passage
-        print(f"{hit.rank}. [{hit.score:.3f}] {p.breadcrumb}")
+        rerank = f" rerank {hit.scores['rerank']:.2f}" if "rerank" in hit.scores else ""
+        print(f"{hit.rank}. [{hit.score:.3f}{rerank}] {p.breadcrumb}")
         for line in p.text.splitlines():
             print(f"   {line}" if line.strip() else "")
         print(f"   Source: {p.source_line}\n")

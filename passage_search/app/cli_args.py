@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from passage_search.search.config import SearchConfig
 
 EXIT_OK, EXIT_USER_ERROR = 0, 1
 
@@ -22,6 +26,35 @@ def add_backend_argument(p: argparse.ArgumentParser) -> None:
         help="how the model runs: onnx (default; same vectors as torch, faster), onnx-int8 (faster still, "
         "slightly different vectors), torch; or $PASSAGE_SEARCH_BACKEND",
     )
+
+
+def add_rerank_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--rerank", action=argparse.BooleanOptionalAction, default=None,
+        help="reorder the fused top hits with the cross-encoder reranker (default: off)",
+    )
+    p.add_argument(
+        "--reranker", default=None, metavar="PATH",
+        help="reranker folder written by passage-search train --reranker (default: the packaged one, if any)",
+    )
+    p.add_argument("--rerank-depth", type=positive, default=None, metavar="N",
+                   help="how many fused hits the reranker rescores (default: 20)")
+
+
+def search_config(args: argparse.Namespace) -> SearchConfig:
+    """The SearchConfig for the rerank flags (imported here: argparse-only modules stay light)."""
+    from dataclasses import replace
+
+    from passage_search.search.config import SearchConfig
+
+    cfg = SearchConfig()
+    if getattr(args, "rerank", None) is not None:
+        cfg = replace(cfg, rerank=args.rerank)
+    elif getattr(args, "reranker", None):  # naming a reranker folder asks for it
+        cfg = replace(cfg, rerank=True)
+    if getattr(args, "rerank_depth", None) is not None:
+        cfg = replace(cfg, rerank_depth=args.rerank_depth)
+    return cfg
 
 
 def add_milvus_arguments(p: argparse.ArgumentParser) -> None:

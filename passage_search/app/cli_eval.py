@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from passage_search.app.cli_args import positive
 from passage_search.eval.beir import load_beir, slug
 from passage_search.eval.evaluate import DEFAULT_K, EVAL_OUT, run_eval
 
@@ -38,6 +39,15 @@ def add_eval_parser(subparsers: argparse._SubParsersAction) -> argparse.Argument
     p.add_argument("--out", type=Path, help=f"output folder (default: {EVAL_OUT}/<dataset name>)")
     p.add_argument("--model", default=None, help="local sentence-transformers folder (default: all-MiniLM-L6-v2)")
     p.add_argument("--no-headings", action="store_true", help="index passage text without its heading path")
+    p.add_argument(
+        "--rerank", choices=("off", "on", "both"), default=None,
+        help="score each mode with the cross-encoder reranker (on), or without and with it side by side (both); "
+        "default: both with --reranker, else off",
+    )
+    p.add_argument("--reranker", default=None, metavar="PATH",
+                   help="reranker folder (default: the packaged one, if any)")
+    p.add_argument("--rerank-depth", type=positive, default=None, metavar="N",
+                   help="fused hits the reranker rescores (default: 20)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_eval)
     return p
@@ -71,6 +81,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
         embed_headings=not args.no_headings,
         progress=not args.quiet,
         on_progress=on_progress,
+        rerank=args.rerank or ("both" if args.reranker else "off"),
+        reranker=args.reranker,
+        rerank_depth=args.rerank_depth,
     )
     out = args.out or EVAL_OUT / slug(dataset.name)
     write_report(result, out)

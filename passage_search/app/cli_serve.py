@@ -8,7 +8,7 @@ import socket
 import sys
 from pathlib import Path
 
-from passage_search.app.cli_args import EXIT_OK, add_backend_argument
+from passage_search.app.cli_args import EXIT_OK, add_backend_argument, add_rerank_arguments, search_config
 from passage_search.errors import PassageSearchError
 
 
@@ -26,6 +26,7 @@ def add_serve_parser(sub: argparse._SubParsersAction, out: Path) -> None:
     p.add_argument("--index", type=Path, default=out, help=f"index folder (default: {out})")
     p.add_argument("--model", default=None, help="model folder (default: the one the index was built with)")
     add_backend_argument(p)
+    add_rerank_arguments(p)
     p.add_argument(
         "--access-log", action="store_true",
         help="log every request, question included, to stderr (off by default: questions can be personal)",
@@ -70,7 +71,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
             f"passage-search serve needs fastapi and uvicorn ({exc.name} is missing); "
             "install them with: pip install fastapi uvicorn"
         ) from None
-    app = create_app(args.index, model=args.model, backend=args.backend)
+    app = create_app(args.index, model=args.model, backend=args.backend, config=search_config(args),
+                     reranker=args.reranker)
     config = uvicorn.Config(app, host=args.host, port=args.port, access_log=args.access_log, lifespan="on")
     # uvicorn does not announce a server on a socket it was given, so say where it will be (/healthz: when ready).
     url = f"http://{f'[{args.host}]' if ':' in args.host else args.host}:{args.port}"

@@ -65,6 +65,14 @@ def add_train_parser(subparsers: argparse._SubParsersAction) -> argparse.Argumen
                    help="also write OUT-wiseALPHA: alpha x tuned + (1 - alpha) x base weights (WiSE-FT); "
                    "on a finished OUT, only this is done")
     p.add_argument("--resume", action="store_true", help="continue from the last checkpoint in OUT/checkpoints")
+    r = p.add_argument_group("reranker", "train a cross-encoder reranker instead (BinaryCrossEntropyLoss); "
+                             "--pairs is then the MedQuAD questions, --rqe the RQE rows (entailed and not)")
+    r.add_argument("--reranker", action="store_true", help="train a cross-encoder reranker, not the embedding model")
+    r.add_argument("--negatives", choices=("other", "mixed", "same"), default="other",
+                   help="reranker negatives: another focus (BM25 + random), mixed (another + same focus), or the "
+                   "same focus only (default: other)")
+    r.add_argument("--max-length", type=positive, default=256,
+                   help="reranker pair window, question + passage word pieces (default: 256)")
     p.set_defaults(func=cmd_train)
     return p
 
@@ -72,8 +80,11 @@ def add_train_parser(subparsers: argparse._SubParsersAction) -> argparse.Argumen
 def command_line(args: argparse.Namespace) -> str:
     """The command with every setting spelt out, so the card's copy reruns the same training."""
     parts = ["passage-search", "train", "--data", str(args.data), "--out", str(args.out)]
+    encoder_only = ("loss", "mini_batch", "headings")
     for flag in ("pairs", "rqe", "epochs", "batch", "max_tokens", "lr", "warmup", "seed", "save_steps", "max_steps",
                  "loss", "mini_batch", "headings", "heldout"):
+        if args.reranker and flag in encoder_only:
+            continue
         parts += [f"--{flag.replace('_', '-')}", str(getattr(args, flag))]
     if args.base:
         parts += ["--base", args.base]
@@ -81,6 +92,8 @@ def command_line(args: argparse.Namespace) -> str:
         parts.append("--no-negatives")
     if args.interpolate:
         parts += ["--interpolate", *(f"{a:g}" for a in args.interpolate)]
+    if args.reranker:
+        parts += ["--reranker", "--negatives", args.negatives, "--max-length", str(args.max_length)]
     return shlex.join(parts)
 
 
@@ -92,6 +105,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     from passage_search.train.folder import is_finished
 
     command = command_line(args)
+    if args.reranker:
+        return _train_reranker(args, command)
     if args.interpolate and is_finished(args.out):
         _say(f"{args.out} already holds a finished model; writing only the interpolated folders.")
     else:
@@ -133,6 +148,38 @@ def _train(args: argparse.Namespace, command: str) -> None:
     run = card["training"]
     print(f"Trained {run['steps']} steps in {run['wall_seconds'] / 60:.1f} min -> {args.out}")
     _print_dev(card)
+
+
+def _train_reranker(args: argparse.Namespace, command: str) -> int:
+    from passage_search.train.encoder import check_writable, require_extra
+    from passage_search.train.rerank_data import load_rerank_data
+    from passage_search.train.reranker import RerankSettings, train_reranker
+
+    if args.interpolate:
+        _say("--interpolate applies to the embedding model only; leave it out with --reranker.")
+        return 2
+    require_extra()
+    check_writable(args.out)
+    data = load_rerank_data(args.data, questions=args.pairs, rqe=args.rqe, negatives=args.negatives,
+                            max_tokens=args.max_tokens, seed=args.seed, heldout=args.heldout, model=args.base,
+                            log=_say)
+    counts = data.counts
+    _say(f"{counts['pairs']} labelled pairs ({counts['positives']} positive) from {counts['medquad_questions']} "
+         f"MedQuAD questions and {counts['rqe_positive'] + counts['rqe_negative']} RQE rows; "
+         f"fingerprint {data.fingerprint[:16]}")
+    settings = RerankSettings(epochs=args.epochs, batch=args.batch, lr=args.lr, warmup=args.warmup, seed=args.seed,
+                              max_length=args.max_length, save_steps=args.save_steps, max_steps=args.max_steps)
+    try:
+        card = train_reranker(data, args.out, data_folder=args.data, base=args.base, settings=settings,
+                              resume=args.resume, command=command, log=_say)
+    except KeyboardInterrupt:
+        _say(f"interrupted; the checkpoints are in {args.out / 'checkpoints'}: run the same command with "
+             "--resume to continue.")
+        return INTERRUPTED
+    run = card["training"]
+    print(f"Trained the reranker {run['steps']} steps in {run['wall_seconds'] / 60:.1f} min -> {args.out}")
+    _print_dev(card)
+    return EXIT_OK
 
 
 def _print_dev(card: dict) -> None:

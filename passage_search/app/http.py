@@ -1,7 +1,8 @@
 """The HTTP face: a JSON API over one index, for a web team or a support-line tool (``passage-search serve``).
 
-``GET /search?q=...&k=5&mode=hybrid`` answers with ``SearchResult.to_json()``; ``GET /healthz`` says whether
-the index loaded; ``/docs`` documents both. Every error is ``{"error": "<one sentence>"}``, never a traceback.
+``GET /search?q=...&k=5&mode=hybrid`` (``&rerank=true`` to reorder the top hits with the reranker) answers with
+``SearchResult.to_json()``; ``GET /healthz`` says whether the index loaded; ``/docs`` documents both. Every
+error is ``{"error": "<one sentence>"}``, never a traceback.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from starlette.exceptions import HTTPException
 
 from passage_search import __version__
 from passage_search.errors import PassageSearchError, QueryError
+from passage_search.search.config import SearchConfig
 from passage_search.search.searcher import Searcher
 
 log = logging.getLogger(__name__)
@@ -28,14 +30,15 @@ log = logging.getLogger(__name__)
 MAX_K = 50
 DESCRIPTION = (
     "Search patient-information passages by meaning and by words. Each hit is a passage with the headings it "
-    "sits under and its source, best first; `confidence` and `message` say whether the first hit answers the "
-    "question. Every error is a JSON object with one sentence under `error`."
+    "sits under and its source, best first; `confidence` (answer, related or none), `label` and `message` say "
+    "whether the first hit answers the question. Every error is a JSON object with one sentence under `error`."
 )
 # One sentence per parameter, whatever FastAPI found wrong with it (missing, not a number, out of range...).
 BAD_PARAMETER = {
     "q": "q is required: the question to search, e.g. /search?q=what+is+limb-sparing+surgery.",
     "k": f"k must be a whole number from 1 to {MAX_K}.",
     "mode": "mode must be one of dense, lexical or hybrid.",
+    "rerank": "rerank must be true or false.",
 }
 BAD_REQUEST = "The request is not valid; see /docs for the parameters of /search."
 INTERNAL = "The search failed unexpectedly; please try again later."
@@ -63,8 +66,10 @@ class HitBody(BaseModel):
 class ResultBody(BaseModel):
     question: str
     mode: str
-    confidence: Literal["answer", "weak", "none"]
+    confidence: Literal["answer", "related", "none"]
+    label: str
     message: str
+    certainty: float | None
     corrections: dict[str, str]
     expansions: list[str]
     notices: list[str]
@@ -93,13 +98,15 @@ def error(status: int, sentence: str) -> JSONResponse:
 
 
 def create_app(
-    index_dir: Path | str, *, searcher: Searcher | None = None, model: str | None = None, backend: str | None = None
+    index_dir: Path | str, *, searcher: Searcher | None = None, model: str | None = None, backend: str | None = None,
+    config: SearchConfig | None = None, reranker: Path | str | None = None,
 ) -> FastAPI:
     """The API over the index at ``index_dir``, loaded (and warmed with one search) when the app starts.
 
     Args:
         searcher: use this one instead of loading ``index_dir`` (tests pass one with a fake model).
         model, backend: as for ``Searcher``; by default those the index was built with.
+        config, reranker: as for ``Searcher`` (whether to rerank by default; the reranker folder).
     An index that cannot be loaded does not stop the app: /healthz and /search answer 503 with the reason.
     """
     state = _State(searcher)
@@ -109,7 +116,8 @@ def create_app(
         from passage_search.app.serving import serving_searcher
 
         try:
-            state.searcher = serving_searcher(index_dir, model=model, backend=backend, searcher=state.searcher)
+            state.searcher = serving_searcher(index_dir, model=model, backend=backend, searcher=state.searcher,
+                                              config=config, reranker=reranker)
         except PassageSearchError as exc:
             state.searcher, state.error = None, str(exc)
             log.error("passage-search: %s", exc)
@@ -153,11 +161,15 @@ def create_app(
             Literal["dense", "lexical", "hybrid"],
             Query(description="dense: meaning only; lexical: words only (BM25); hybrid: both, fused (best)."),
         ] = "hybrid",
+        rerank: Annotated[
+            bool | None,
+            Query(description="Reorder the top hits with the cross-encoder reranker (default: the server's setting)."),
+        ] = None,
     ) -> JSONResponse:
         if state.searcher is None:
             return error(503, state.error)
         try:
-            result = state.searcher.search(q, k=k, mode=mode)
+            result = state.searcher.search(q, k=k, mode=mode, rerank=rerank)
         except QueryError as exc:
             return error(422, str(exc))
         except PassageSearchError as exc:  # e.g. the vector store went away

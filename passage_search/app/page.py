@@ -18,6 +18,7 @@ from passage_search.app.markdown import escape_markdown, highlight_markdown
 from passage_search.eval.feedback import FeedbackStore
 from passage_search.ingest.notices import is_notice
 from passage_search.passage import Hit, Passage
+from passage_search.search.confidence import ANSWER, LABELS
 from passage_search.search.highlight import preview
 from passage_search.search.searcher import Searcher
 from passage_search.search.topics import Topic, document_label, example_searches, top_topic, topic_tree
@@ -69,6 +70,15 @@ class Corpus:
     @cached_property
     def document_names(self) -> list[str]:
         return sorted(self.documents)
+
+    @cached_property
+    def subject(self) -> str:
+        """What the corpus covers, in words: its document titles (the first three, then how many more)."""
+        names = sorted({p.title for p in self.passages if p.title and not is_notice(p)})
+        if not names:
+            return "the topics listed below"
+        shown = ", ".join(f"“{n}”" for n in names[:3])
+        return shown + (f" and {len(names) - 3} more pages" if len(names) > 3 else "")
 
     @cached_property
     def examples(self) -> list[str]:
@@ -160,14 +170,15 @@ def card(
     question: str = "",
     store: FeedbackStore | None = None,
     index_id: str = "",
+    best: bool = False,
 ) -> None:
     """One result: rank and heading path, the passage with the question's words marked, its source,
-    then copy, feedback (when the operator turned it on) and the details."""
+    then copy, feedback (when the operator turned it on) and the details. ``best``: badge it as the answer."""
     p = hit.passage
     with st.container(border=True):
         st.markdown(f"**{hit.rank}.** {escape_markdown(p.breadcrumb)}")
-        if hit.rank == 1 and question:
-            st.badge("Best match", icon=":material/star:", color="green")
+        if best:
+            st.badge(LABELS[ANSWER], icon=":material/star:", color="green")
         shown, rest = preview(p.text)
         st.markdown(highlight_markdown(shown, terms, searcher.vocabulary))
         if rest:

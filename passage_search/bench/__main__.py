@@ -37,6 +37,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--baseline-sample", type=int, default=3000,
                     help="passages the baseline encodes to measure its passages/s")
     ap.add_argument("--backend", default=None, help="embedding backend for our build and queries (default: ours)")
+    ap.add_argument("--reranker", type=Path, default=None,
+                    help="reranker folder: the query part also times hybrid with it on")
+    ap.add_argument("--rerank-depth", type=int, default=20, help="fused hits the reranker rescores (default: 20)")
     ap.add_argument("--scale-sizes", default="10000,100000,1000000")
     ap.add_argument("--workdir", type=Path, default=None, help="where indexes are built (default: a temp folder)")
     ap.add_argument("--json", type=Path, default=REPO / "bench-out" / "bench.json")
@@ -76,7 +79,8 @@ def main(argv: list[str] | None = None) -> int:
         if "query" in parts:
             from passage_search.bench.query_bench import run_queries
 
-            report["query"] = run_queries(index, asked, backend=args.backend)
+            report["query"] = run_queries(index, asked, backend=args.backend, reranker=args.reranker,
+                                          rerank_depth=args.rerank_depth)
             _print_query(report["query"])
         if "scale" in parts:
             report["scale"] = _run_scale(args.scale_sizes, workdir, quick=args.quick)
@@ -132,11 +136,13 @@ def _print_build(b: dict[str, Any]) -> None:
 
 def _print_query(q: dict[str, Any]) -> None:
     print(f"\nQUERY  {q['questions']} questions, k={q['k']}, {q['passages']} passages, one client thread (ms)")
-    print(f"  {'mode':9}{'p50':>8}{'p95':>8}{'p99':>8}   stages p50")
-    for mode in ("hybrid", "dense", "lexical", "baseline"):
+    print(f"  {'mode':13}{'p50':>8}{'p95':>8}{'p99':>8}   stages p50")
+    for mode in ("hybrid", "hybrid+rerank", "dense", "lexical", "baseline"):
+        if mode not in q:
+            continue
         t = q[mode]["total_ms"]
         stages = " ".join(f"{k} {v['p50']:.2f}" for k, v in q[mode].get("stages_ms", {}).items())
-        print(f"  {mode:9}{t['p50']:8.2f}{t['p95']:8.2f}{t['p99']:8.2f}   {stages}")
+        print(f"  {mode:13}{t['p50']:8.2f}{t['p95']:8.2f}{t['p99']:8.2f}   {stages}")
     print(f"  hybrid / baseline: p50 {q['ratio_hybrid_p50']}x, p95 {q['ratio_hybrid_p95']}x")
     r = q["vector_recall_vs_exact"]
     print(f"  vector index {r['index_type']} {r['index_params']}: "

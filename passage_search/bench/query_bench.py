@@ -8,30 +8,36 @@ from typing import Any
 
 from passage_search.bench.common import percentiles, ratio
 
-STAGES = ("analyze", "encode", "dense", "heading", "lexical", "fusion")
+STAGES = ("analyze", "encode", "dense", "heading", "lexical", "fusion", "rerank")
+RERANKED = "hybrid+rerank"
 
 
-def run_queries(index: Path, questions: list[str], *, k: int = 10, backend: str | None = None) -> dict[str, Any]:
+def run_queries(index: Path, questions: list[str], *, k: int = 10, backend: str | None = None,
+                reranker: Path | None = None, rerank_depth: int = 20) -> dict[str, Any]:
+    """Every mode's latency; with ``reranker``, also hybrid with the reranker on its fused top ``rerank_depth``."""
     import faiss
     import numpy as np
 
     from passage_search.embed.model_folder import default_model_path
-    from passage_search.search.config import MODES
+    from passage_search.search.config import MODES, SearchConfig
     from passage_search.search.model import serve_one_question_at_a_time
     from passage_search.search.searcher import Searcher
 
     serve_one_question_at_a_time()
-    searcher = Searcher(index, backend=backend)
+    searcher = Searcher(index, backend=backend, reranker=reranker, config=SearchConfig(rerank_depth=rerank_depth))
     for q in questions[:10]:
-        searcher.search(q, k)  # warm: the first encodes and BM25 calls are slow
+        searcher.search(q, k, rerank=reranker is not None)  # warm: the first encodes and BM25 calls are slow
     out: dict[str, Any] = {"questions": len(questions), "k": k, "passages": len(searcher.passages)}
-    for mode in MODES:
+    if reranker is not None:
+        out["reranker"] = {"folder": str(reranker), "depth": rerank_depth}
+    for mode in (*MODES, RERANKED) if reranker is not None else MODES:
+        cfg = SearchConfig(rerank=mode == RERANKED, rerank_depth=rerank_depth)
         totals: list[float] = []
         stages: dict[str, list[float]] = {s: [] for s in STAGES}
         for q in questions:
             timings: dict[str, float] = {}
             start = time.perf_counter()
-            searcher.search_batch([q], k, mode=mode, timings=timings)
+            searcher.search_batch([q], k, mode=mode.removesuffix("+rerank"), config=cfg, timings=timings)
             totals.append((time.perf_counter() - start) * 1000)
             for name, ms in timings.items():
                 stages[name].append(ms)

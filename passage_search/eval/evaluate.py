@@ -23,6 +23,7 @@ from passage_search.passage import Hit
 if TYPE_CHECKING:
     from passage_search.embed.base import Embedder
     from passage_search.index.manifest import Manifest
+    from passage_search.rerank.base import Reranker
     from passage_search.search.searcher import Searcher
 
 METRICS = ("ndcg@10", "mrr@10", "recall@1", "recall@5", "recall@10", "recall@100", "hit_rate@1")
@@ -30,6 +31,8 @@ DEFAULT_K = 100
 DEPTH_FACTOR = 3  # passages retrieved per wanted document: a long document fills several ranks
 EVAL_OUT = Path("eval-out")
 Progress = Callable[[str, int, int], None]  # (mode, questions done, questions in all)
+RERANKED = "+rerank"  # a mode name with this suffix is that mode with the reranker on ("hybrid+rerank")
+RERANK_CHOICES = ("off", "on", "both")
 
 
 @dataclass(frozen=True)
@@ -118,10 +121,22 @@ def available_modes() -> tuple[str, ...]:
     return MODES
 
 
+def with_rerank(modes: Sequence[str], rerank: str = "off") -> tuple[str, ...]:
+    """The modes to run for ``rerank``: "off" as given, "on" each with the reranker, "both" each without and with."""
+    if rerank not in RERANK_CHOICES:
+        raise EvalError(f"Unknown rerank choice {rerank!r}; choose one of {', '.join(RERANK_CHOICES)}.")
+    plain = [m.removesuffix(RERANKED) for m in modes]
+    if rerank == "off":
+        return tuple(modes)
+    if rerank == "on":
+        return tuple(dict.fromkeys(m + RERANKED for m in plain))
+    return tuple(dict.fromkeys(x for m in plain for x in (m, m + RERANKED)))
+
+
 def check_modes(modes: Sequence[str] | None) -> tuple[str, ...]:
     known = available_modes()
     chosen = tuple(dict.fromkeys(modes or known))
-    unknown = [m for m in chosen if m not in known]
+    unknown = [m for m in chosen if m.removesuffix(RERANKED) not in known]
     if unknown:
         raise EvalError(f"Unknown mode {', '.join(unknown)}; choose from {', '.join(known)}.")
     return chosen
@@ -176,18 +191,22 @@ def _best_per_document(hits: Sequence[Hit]) -> list[Hit]:
 
 
 def rank_documents(searcher: Searcher, text: str, k: int, mode: str) -> tuple[list[Hit], float]:
-    """The ``k`` best documents for ``text`` and the milliseconds the first search took."""
+    """The ``k`` best documents for ``text`` and the milliseconds the first search took.
+
+    ``mode`` may end in "+rerank": that mode with the reranker on, whatever the searcher's config says.
+    """
     total = len(searcher.passages)
     depth = min(total, DEPTH_FACTOR * k)
+    plain, rerank = mode.removesuffix(RERANKED), mode.endswith(RERANKED)
     started = time.perf_counter()
     try:
-        best = _best_per_document(searcher.search(text, depth, mode=mode))
+        best = _best_per_document(searcher.search(text, depth, mode=plain, rerank=rerank))
     except QueryError:
         return [], 0.0
     ms = (time.perf_counter() - started) * 1000
     while len(best) < k and depth < total:  # long documents crowded the others out: look deeper
         depth = min(total, depth * 4)
-        best = _best_per_document(searcher.search(text, depth, mode=mode))
+        best = _best_per_document(searcher.search(text, depth, mode=plain, rerank=rerank))
     return best[:k], ms
 
 
@@ -253,15 +272,29 @@ def run_eval(
     embed_headings: bool = True,
     progress: bool = False,
     on_progress: Progress | None = None,
+    rerank: str = "off",
+    reranker: Reranker | Path | str | None = None,
+    rerank_depth: int | None = None,
 ) -> EvalResult:
-    """Index the dataset's corpus (or open ``index_dir``), then ``evaluate``: what the CLI and page run."""
+    """Index the dataset's corpus (or open ``index_dir``), then ``evaluate``: what the CLI and page run.
+
+    ``rerank``: "off", "on" or "both" (``with_rerank``), with the ``reranker`` folder (default: the packaged one).
+    """
     from passage_search.errors import IndexMismatchError
+    from passage_search.rerank.factory import load_reranker
+    from passage_search.search.config import SearchConfig
     from passage_search.search.searcher import Searcher
 
-    check_modes(modes)  # refuse a bad mode before spending seconds on the model
+    modes = with_rerank(check_modes(modes), rerank)  # refuse a bad mode before spending seconds on the model
+    loaded = None if rerank == "off" else reranker if hasattr(reranker, "score") else load_reranker(reranker)
+    config = SearchConfig() if rerank_depth is None else SearchConfig(rerank_depth=rerank_depth)
+
+    def open_searcher(path: Path, emb: Embedder | None) -> Searcher:
+        return Searcher(path, embedder=emb, model=model, config=config, reranker=loaded)
+
     if index_dir is not None:
         info = IndexInfo(Path(index_dir), False, 0.0)
-        searcher = Searcher(index_dir, embedder=embedder, model=model)
+        searcher = open_searcher(Path(index_dir), embedder)
     else:
 
         def prepare(rebuild: bool) -> tuple[IndexInfo, Embedder]:
@@ -277,11 +310,11 @@ def run_eval(
 
         info, emb = prepare(rebuild=False)
         try:
-            searcher = Searcher(info.path, embedder=emb)
+            searcher = open_searcher(info.path, emb)
         except IndexMismatchError:
             if info.built:
                 raise
             # A cached index written by an older passage-search with the same format version: rebuild it.
             info, emb = prepare(rebuild=True)
-            searcher = Searcher(info.path, embedder=emb)
+            searcher = open_searcher(info.path, emb)
     return evaluate(searcher, dataset, modes, k, index=info, on_progress=on_progress)

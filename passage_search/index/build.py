@@ -13,6 +13,7 @@ from passage_search.embed.factory import make_embedder
 from passage_search.errors import CorpusError
 from passage_search.index import ann
 from passage_search.index.cache import EmbedEngine, embed_with_cache, local_engine, previous_vectors
+from passage_search.index.calibration import PROBE_ARRAY, Calibration, calibrate, probe_vectors
 from passage_search.index.lexical import LexicalIndex
 from passage_search.index.lock import build_lock
 from passage_search.index.manifest import BuildKey, Manifest, ModelInfo, read_manifest, resolve
@@ -215,6 +216,7 @@ def _build(
     # answer ("outlook", "treatment") that a heading states and a long passage only implies.
     headings = [passage_prefix + h for h in heading_paths(passages)]
     cache = previous_vectors(previous, emb.fingerprint)
+    previous_probes = _probes_of(previous, emb.fingerprint, query_prefix)
     del previous  # its passages and vectors are in the cache now
     # Passages and headings in one call, so an engine that starts workers (Ray) starts them and loads the
     # model once a build.
@@ -224,6 +226,8 @@ def _build(
     # BM25 is rebuilt every time: it takes a small fraction of embedding even the passages of one document.
     lexical = LexicalIndex.build(passages, vocabulary, heading_weight=heading_weight)
     spec = ann.choose(len(passages), index_type)
+    probes = probe_vectors(emb, query_prefix, previous_probes)
+    calibration = calibrate(probes, vectors)
     heading_spec = ann.choose(len(headings), index_type)
     manifest = Manifest(
         model=ModelInfo(
@@ -247,13 +251,23 @@ def _build(
         heading_index_type=heading_spec.kind,
         heading_index_params=heading_spec.params,
         settings=settings,
+        calibration=calibration.to_json(),
     )
-    path = write_index(out, manifest, passages, vectors, lexical, heading_vectors, split.documents)
+    path = write_index(out, manifest, passages, vectors, lexical, heading_vectors, split.documents, probes)
     seconds = time.perf_counter() - start
     return BuildResult(
         path, report.documents, len(passages), seconds, report.skipped, done.embedded, done.reused,
         resplit=split.resplit,
     )
+
+
+def _probes_of(previous: Previous | None, model: str, prefix: str) -> Path | None:
+    """The previous generation's probe vectors, if built with this model, probe list and query prefix."""
+    old = None if previous is None else Calibration.from_json(previous.manifest.calibration)
+    if previous is None or old is None:
+        return None
+    m = previous.manifest
+    return previous.path / PROBE_ARRAY if old.reusable(m.model.fingerprint, model, prefix, m.query_prefix) else None
 
 
 def _reuse(previous: Previous | None) -> Reuse | None:

@@ -15,6 +15,7 @@ from typing import Any
 from passage_search import __version__
 from passage_search.errors import IndexMismatchError, IndexNotFoundError
 from passage_search.index import ann
+from passage_search.index.calibration import probe_digest
 
 LEXICAL_DIR = "lexical"
 # 2: heading vectors (headings.faiss, headings.jsonl) and the lexical/ folder joined the index.
@@ -79,6 +80,8 @@ class Manifest:
     lexical: dict[str, Any] = field(default_factory=dict)
     # Build settings that shape the passages but have no field above (e.g. the splitter's overlap).
     settings: dict[str, Any] = field(default_factory=dict)
+    # The calibration probes' best-cosine statistics on this index (calibration.py); {} before they existed.
+    calibration: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -127,6 +130,8 @@ def differs(m: Manifest, want: BuildKey) -> str | None:
         return f"the model reads {want.max_tokens} tokens, the index was split for {m.model.max_tokens}"
     if m.lexical.get("vocabulary") != want.vocabulary:
         return "the shipped vocabulary (spelling and lay terms) changed since the index was built"
+    if m.calibration.get("probes") != probe_digest():
+        return "the index has no confidence calibration for the current probe questions"
     if m.lexical.get("analyzer") != want.analyzer:
         return "the word analyzer of BM25 changed since the index was built"
     stated = [

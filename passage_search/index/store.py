@@ -30,6 +30,7 @@ import numpy as np
 
 from passage_search.errors import IndexMismatchError, IndexNotFoundError, PassageSearchError
 from passage_search.index import ann
+from passage_search.index.calibration import PROBE_ARRAY
 from passage_search.index.lexical import LexicalIndex
 from passage_search.index.manifest import (
     BUILD_HINT,
@@ -193,10 +194,12 @@ def write_index(
     lexical: LexicalIndex,
     heading_vectors: np.ndarray,
     documents: Sequence[DocumentSplit] = (),
+    probes: np.ndarray | None = None,
 ) -> Path:
     """Write a new generation under ``root`` and make it current in one atomic rename.
 
     ``documents``: each document's passage rows and split key, for the next build (Previous.split_of).
+    ``probes``: the calibration probes' vectors, for the next build (calibration.py).
     """
     import faiss  # imported here: loading the FAISS library is not free and --help must stay instant
 
@@ -223,6 +226,8 @@ def write_index(
         for d in documents:
             fh.write(json.dumps({"id": d.doc_id, "key": d.key, "rows": [d.start, d.stop]}, ensure_ascii=False) + "\n")
     lexical.save(gen / LEXICAL_DIR)
+    if probes is not None:
+        np.save(gen / PROBE_ARRAY, np.ascontiguousarray(probes, dtype=np.float32), allow_pickle=False)
     (gen / MANIFEST).write_text(json.dumps(manifest.to_json(), indent=2, ensure_ascii=False) + "\n", "utf-8")
     _fsync_tree(gen)
     link_tmp = root / f".{CURRENT}.{os.getpid()}.tmp"

@@ -1,40 +1,66 @@
-"""How sure a search is that its first hit answers the question: one state, carried by every result."""
+"""How sure a search is that its first hit answers the question: one of three states, carried by every result.
+
+The states are read on the index's own scale (``index/calibration.py``): a cosine similarity counted in
+standard deviations above what questions no page answers reach on this corpus. The two thresholds were
+chosen on the tune parts of our question sets over both corpora (``experiments/confidence_tune.py``,
+docs/ranking.md); the test parts were not read.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+from passage_search.index.calibration import Calibration
 from passage_search.passage import Hit
 
 ANSWER = "answer"  # the first hit is offered as the answer
-WEAK = "weak"  # hits exist, but even the best is far in meaning from the question: shown as the closest only
-NONE = "none"  # nothing matched at all (or the filters left nothing to search)
-STATES = (ANSWER, WEAK, NONE)
+RELATED = "related"  # the hits are on the subject but may not answer the question: shown, labelled so
+NONE = "none"  # nothing here answers it (or nothing matched, or the filters left nothing to search)
+STATES = (ANSWER, RELATED, NONE)
 
-# "No good match" below this best cosine similarity of a question's hits (experiments/calibrate_weak_match.py,
-# docs/ranking.md): no answerable question of ours fell under it (the lowest was 0.157), while 29 of 30
-# off-topic questions on the bundled page did.
-WEAK_SIMILARITY = 0.15
+# "answer": the first hit's z at or above this. The best mean (over the two corpora) of the answer
+# state's F1 and the nothing state's F1 on the tune parts.
+Z_ANSWER = 7.25
+# "nothing": the best passage's z below this. The highest cut at which "nothing" was right at least 95 %
+# of the time on both corpora's tune parts: telling a patient there is no answer when there is one costs
+# more than showing related passages for a question the pages do not cover. (A second signal, the best
+# BM25 score on the probes' scale, was tried and dropped: BM25 grows with the question's length, so it
+# rescued long off-topic questions and not short on-topic ones; docs/ranking.md.)
+Z_RELATED = 4.75
 
-# What each state means, in the words every face shows (page, CLI, HTTP).
+# Short names for each state, the same on every face (page, CLI, HTTP).
+LABELS = {
+    ANSWER: "Best answer",
+    RELATED: "Related — may not fully answer your question",
+    NONE: "Nothing here answers that",
+}
+# What each state means in a sentence ("" when the first hit is offered as the answer).
 MESSAGES = {
     ANSWER: "",
-    WEAK: "No passage answers this question well.",
-    NONE: "No passage matches this question.",
+    RELATED: "The passages are on the subject but may not answer the question itself.",
+    NONE: "No passage here answers the question; any passages shown are only the closest.",
 }
 
 
-def is_weak(hits: Sequence[Hit]) -> bool:
-    """Whether the best of ``hits`` is too far in meaning from the question to be offered as an answer.
+def assess(
+    hits: Sequence[Hit], best_similarity: float | None, calibration: Calibration | None
+) -> tuple[str, float | None]:
+    """The state of a result, and the first hit's z (None when meaning was not measured).
 
-    Only the dense retriever measures meaning: hits found by words alone (lexical mode) are never weak.
+    Args:
+        hits: the result's hits, best first.
+        best_similarity: the best cosine similarity of any passage to the question (the dense
+            retriever's first score), None if the dense retriever did not run.
+        calibration: the index's probe statistics; None for an index built before calibration existed,
+            whose scores cannot be read (the rebuild sentence is the manifest's job).
+    Hits found by words alone (lexical mode) carry no meaning score: they are offered as found, never
+    judged, so the state is "answer" whenever there are hits.
     """
-    similarities = [h.similarity for h in hits if h.similarity is not None]
-    return bool(similarities) and max(similarities) < WEAK_SIMILARITY
-
-
-def confidence(hits: Sequence[Hit]) -> str:
-    """The state of a result with these hits."""
     if not hits:
-        return NONE
-    return WEAK if is_weak(hits) else ANSWER
+        return NONE, None
+    if best_similarity is None or calibration is None:
+        return ANSWER, None
+    top = calibration.z(hits[0].similarity if hits[0].similarity is not None else -1.0)
+    if calibration.z(best_similarity) < Z_RELATED:
+        return NONE, top
+    return (ANSWER if top >= Z_ANSWER else RELATED), top

@@ -30,12 +30,21 @@ class SearchConfig:
     expand_dense: bool = True
     correct_spelling: bool = True
     demote_notices: bool = True
+    # The cross-encoder reranker (passage_search.rerank): off by default; the fused top ``rerank_depth``
+    # hits are rescored and reordered, mixed with their fused rank by ``rerank_blend`` (0: the reranker's
+    # order alone). Measured in docs/training.md, "Reranker".
+    rerank: bool = False
+    rerank_depth: int = 20
+    rerank_blend: float = 0.0
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
             raise QueryError(f"Unknown search mode {self.mode!r}; choose one of {', '.join(MODES)}.")
         if self.fusion not in FUSIONS:
             raise QueryError(f"Unknown fusion {self.fusion!r}; choose one of {', '.join(FUSIONS)}.")
+        if self.rerank_depth < 1 or self.rerank_blend < 0:
+            raise QueryError(f"The rerank depth must be at least 1 and the blend at least 0, got "
+                             f"{self.rerank_depth} and {self.rerank_blend}.")
 
     @property
     def weights(self) -> dict[str, float]:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, overload
 
 from passage_search.passage import Hit
-from passage_search.search.confidence import MESSAGES
+from passage_search.search.confidence import LABELS, MESSAGES
 
 
 @dataclass(frozen=True)
@@ -23,7 +23,9 @@ class SearchResult(Sequence[Hit]):
         expansions: clinical words added for lay words and abbreviations in the question.
         terms: the index terms of the question (with expansions): the words a face may mark in a passage.
         notices: what the person should know about how the question was searched (e.g. it was cut short).
-        confidence: "answer", "weak" or "none" (see ``search.confidence``).
+        confidence: "answer", "related" or "none" (see ``search.confidence``).
+        certainty: the first hit's similarity on the index's calibrated scale (standard deviations above
+            what questions no page answers reach); None when meaning was not measured (lexical mode).
         filtered: the search was limited to some passages (documents or topics).
         ms: milliseconds the search took.
     """
@@ -32,6 +34,7 @@ class SearchResult(Sequence[Hit]):
     hits: tuple[Hit, ...]
     mode: str
     confidence: str
+    certainty: float | None = None
     corrections: dict[str, str] = field(default_factory=dict)
     expansions: tuple[str, ...] = ()
     terms: tuple[str, ...] = ()
@@ -59,12 +62,19 @@ class SearchResult(Sequence[Hit]):
         """The confidence state in words ("" when the first hit is offered as the answer)."""
         return MESSAGES[self.confidence]
 
+    @property
+    def label(self) -> str:
+        """The confidence state's short name ("Best answer", "Related — …", "Nothing here answers that")."""
+        return LABELS[self.confidence]
+
     def to_json(self) -> dict[str, Any]:
         return {
             "question": self.question,
             "mode": self.mode,
             "confidence": self.confidence,
+            "label": self.label,
             "message": self.message,
+            "certainty": None if self.certainty is None else round(self.certainty, 3),
             "corrections": dict(self.corrections),
             "expansions": list(self.expansions),
             "notices": list(self.notices),

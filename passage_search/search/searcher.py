@@ -17,16 +17,20 @@ import numpy as np
 from passage_search.analysis import Vocabulary, load_vocabulary
 from passage_search.embed.base import Embedder
 from passage_search.errors import IndexMismatchError
+from passage_search.index.calibration import Calibration
 from passage_search.index.manifest import Manifest
 from passage_search.index.store import LoadedIndex, load_index
 from passage_search.index.topk import VectorIndex
 from passage_search.ingest.notices import is_notice
 from passage_search.passage import Hit, Passage
-from passage_search.search.confidence import confidence
+from passage_search.rerank.base import Reranker
+from passage_search.rerank.factory import load_reranker
+from passage_search.search.confidence import assess
 from passage_search.search.config import SearchConfig
 from passage_search.search.fusion import Ranking, demote_notices, fuse
 from passage_search.search.model import check_compatible, embedder_for
 from passage_search.search.query import QueryAnalyzer, QueryForms, clean_query
+from passage_search.search.reorder import rerank_hits
 from passage_search.search.result import SearchResult
 from passage_search.search.retrievers import DenseRetriever, HeadingRetriever, LexicalRetriever, Query, Retriever
 from passage_search.search.spelling import SpellingCorrector
@@ -49,8 +53,12 @@ class Searcher:
         backend: str | None = None,
         config: SearchConfig | None = None,
         vectors: Callable[[LoadedIndex], VectorIndex | None] | None = None,
+        reranker: Reranker | Path | str | None = None,
     ) -> None:
         self.root = Path(index_dir)
+        # A reranker, or its folder (loaded now, so a bad folder fails here); None: the packaged folder,
+        # loaded at the first search that asks for reranking.
+        self._reranker: Reranker | None = load_reranker(reranker) if isinstance(reranker, Path | str) else reranker
         self.index = load_index(self.root)
         self.embedder: Embedder = embedder or embedder_for(self.index, model, backend)
         check_compatible(self.index, self.embedder, self.root)
@@ -61,7 +69,16 @@ class Searcher:
                 f"The vector store holds {self.vector_store.ntotal} vectors but the index at {self.root} has "
                 f"{len(self.passages)} passages; push the index to it again."
             )
+        calibration = Calibration.from_json(self.manifest.calibration)
+        if calibration is None:
+            raise IndexMismatchError(
+                f"The index at {self.root} was built before confidence calibration; rebuild it with "
+                f"`passage-search build --force`."
+            )
+        self.calibration: Calibration = calibration
         self.config = config or SearchConfig()
+        if self.config.rerank:
+            _ = self.reranker  # a configured reranker that cannot load fails here, not at the first question
         self.vocabulary: Vocabulary = load_vocabulary()
         self.analyzer = QueryAnalyzer(self.vocabulary, SpellingCorrector(self.index.lexical.word_counts))
         self.retrievers: dict[str, Retriever] = {
@@ -70,6 +87,13 @@ class Searcher:
             "lexical": LexicalRetriever(self.index.lexical),
         }
         self.notice_rows = frozenset(row for row, p in enumerate(self.passages) if is_notice(p))
+
+    @property
+    def reranker(self) -> Reranker:
+        """The reranker given, else the packaged one (ModelError in one sentence if there is none)."""
+        if self._reranker is None:
+            self._reranker = load_reranker(None)
+        return self._reranker
 
     @property
     def passages(self) -> list[Passage]:
@@ -89,17 +113,21 @@ class Searcher:
         return self.analyzer.analyze(query, config or self.config)
 
     def search(
-        self, query: str, k: int = 5, *, mode: str | None = None, within: Collection[int] | None = None
+        self, query: str, k: int = 5, *, mode: str | None = None, within: Collection[int] | None = None,
+        rerank: bool | None = None,
     ) -> SearchResult:
         """The ``k`` passages most relevant to ``query``, best first, with how it was searched.
 
         Args:
             mode: "dense", "lexical" or "hybrid"; None uses the searcher's configured mode.
             within: if given, only these passages (rows) are searched: a filter by document or topic.
+            rerank: reorder the fused top ``config.rerank_depth`` hits with the reranker; None: the config's.
         Raises:
             QueryError: the question is empty once cleaned, or the mode is unknown.
+            ModelError: reranking was asked for and no reranker can be loaded.
         """
-        return self.search_batch([query], k, mode=mode, within=within)[0]
+        cfg = self.config if rerank is None else replace(self.config, rerank=rerank)
+        return self.search_batch([query], k, mode=mode, config=cfg, within=within)[0]
 
     def search_batch(
         self,
@@ -115,7 +143,7 @@ class Searcher:
 
         Args:
             timings: if given, milliseconds spent per stage (analyze, encode, dense, heading, lexical,
-                fusion) are added to it, for benchmarks.
+                fusion, rerank) are added to it, for benchmarks.
         """
         started = time.perf_counter()
         cfg = config or self.config
@@ -124,18 +152,28 @@ class Searcher:
         with _stage(timings, "analyze"):
             forms = [self.analyze(q, cfg) for q in queries]
         hits: list[list[Hit]] = [[] for _ in forms]
+        best: list[float | None] = [None for _ in forms]
         if k >= 1:
-            depth = max(k, cfg.candidates) if cfg.mode == "hybrid" else k
+            fetch = max(k, cfg.rerank_depth) if cfg.rerank else k
+            depth = max(fetch, cfg.candidates) if cfg.mode == "hybrid" else fetch
             rankings = self.rankings(forms, depth, cfg, timings=timings, within=within)
             with _stage(timings, "fusion"):
-                hits = [self._hits(r, cfg, k) for r in rankings]
+                hits = [self._hits(r, cfg, fetch) for r in rankings]
+            if cfg.rerank:
+                reranker = self.reranker
+                with _stage(timings, "rerank"):
+                    hits = [rerank_hits(f.text, h, reranker, depth=cfg.rerank_depth, blend=cfg.rerank_blend,
+                                        rrf_k=cfg.rrf_k)[:k] for f, h in zip(forms, hits, strict=True)]
+            best = [r["dense"][0][1] if r.get("dense") else None for r in rankings]
+        states = [assess(h, b, self.calibration) for h, b in zip(hits, best, strict=True)]
         ms = (time.perf_counter() - started) * 1000 / max(1, len(queries))
         return [
             SearchResult(
                 question=f.text,
                 hits=tuple(h),
                 mode=cfg.mode,
-                confidence=confidence(h),
+                confidence=state,
+                certainty=z,
                 corrections=f.corrections,
                 expansions=f.expansions,
                 terms=f.terms,
@@ -143,7 +181,7 @@ class Searcher:
                 filtered=within is not None,
                 ms=ms,
             )
-            for f, h in zip(forms, hits, strict=True)
+            for f, h, (state, z) in zip(forms, hits, states, strict=True)
         ]
 
     def rankings(

@@ -89,9 +89,10 @@ def interpolate(
     return out
 
 
-def write_card(out: Path, card: Mapping[str, Any]) -> None:
-    """README.md for people, training.json for programs; the JSON last, as it marks the folder finished."""
-    (out / README).write_text(render_readme(card), "utf-8")
+def write_card(out: Path, card: Mapping[str, Any], *, readme: str | None = None) -> None:
+    """README.md for people (``readme``, else the encoder's), training.json for programs; the JSON last, as it
+    marks the folder finished."""
+    (out / README).write_text(render_readme(card) if readme is None else readme, "utf-8")
     tmp = out / f".{CARD}.{os.getpid()}.tmp"
     tmp.write_text(json.dumps(card, indent=2, ensure_ascii=False) + "\n", "utf-8")
     os.replace(tmp, out / CARD)

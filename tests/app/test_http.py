@@ -21,12 +21,14 @@ from passage_search.app import http
 from passage_search.app.cli import main
 from passage_search.bench.common import free_port, stop
 from passage_search.index.manifest import BUILD_HINT
+from passage_search.search.confidence import LABELS, MESSAGES, STATES
 from passage_search.search.config import MODES
 from passage_search.search.searcher import Searcher
 
 QUESTIONS = ["limb sparing surgery", "radiation before surgery", "nausea in the morning", "what is sarcoma"]
 RESULT_KEYS = {
-    "question", "mode", "confidence", "message", "corrections", "expansions", "notices", "filtered", "ms", "hits",
+    "question", "mode", "confidence", "label", "message", "certainty", "corrections", "expansions", "notices",
+    "filtered", "ms", "hits",
 }
 HIT_KEYS = {"rank", "score", "id", "doc_id", "heading_path", "title", "text", "source", "publisher", "ranks", "scores"}
 
@@ -74,7 +76,10 @@ def test_search_answers_with_the_result_json(client, fake_index):
     body = response.json()
     assert set(body) == RESULT_KEYS
     assert body["question"] == "limb-sparing surgery" and body["mode"] == "hybrid"
-    assert body["confidence"] == "answer" and body["message"] == ""
+    # The fake embedder's similarities mean nothing, so any state; the three fields must agree.
+    assert body["confidence"] in STATES
+    assert (body["label"], body["message"]) == (LABELS[body["confidence"]], MESSAGES[body["confidence"]])
+    assert body["certainty"] is None or isinstance(body["certainty"], float)
     assert [h["rank"] for h in body["hits"]] == [1, 2, 3]
     for hit in body["hits"]:
         assert set(hit) == HIT_KEYS
@@ -270,7 +275,7 @@ def test_docs_and_openapi_describe_the_api(client):
     assert spec["info"]["title"] == "passage-search" and "patient-information" in spec["info"]["description"]
     operation = spec["paths"]["/search"]["get"]
     params = {p["name"]: p for p in operation["parameters"]}
-    assert set(params) == {"q", "k", "mode"} and params["q"]["required"]
+    assert set(params) == {"q", "k", "mode", "rerank"} and params["q"]["required"]
     assert all(p["description"] for p in params.values())
     assert (params["k"]["schema"]["minimum"], params["k"]["schema"]["maximum"]) == (1, 50)
     assert params["k"]["schema"]["default"] == 5

@@ -405,3 +405,38 @@ def test_feedback_when_turned_on_stores_the_judgment(monkeypatch, fake_index, fa
     (judgment,) = FeedbackStore(db).judgments()
     assert judgment.query == "limb-sparing surgery" and judgment.helpful
     assert judgment.breadcrumb == unescape(cards(at)[0]).removeprefix("**1.** ")
+
+
+# ---- the three confidence states, as a person sees them -----------------------------------------------------
+
+
+def force_state(monkeypatch, state: str) -> None:
+    """Move the thresholds so that every search with hits reads as ``state`` (the rule is tested apart)."""
+    from passage_search.search import confidence
+
+    low, high = -1e9, 1e9
+    related, answer = {"answer": (low, low), "related": (low, high), "none": (high, high)}[state]
+    monkeypatch.setattr(confidence, "Z_RELATED", related)
+    monkeypatch.setattr(confidence, "Z_ANSWER", answer)
+
+
+def badges(at: AppTest) -> list[str]:
+    return [str(el.proto.body) for el in at.markdown if "badge" in str(el.proto.body)]
+
+
+@pytest.mark.parametrize("state", ["answer", "related", "none"])
+def test_each_state_is_labelled_once_and_never_contradicted(monkeypatch, fake_index, fake_page_model, state):
+    force_state(monkeypatch, state)
+    at = ask(open_page(monkeypatch, fake_index), "limb-sparing surgery")
+    notes = [unescape(i.value).replace("**", "") for i in at.info]
+    best = [m.value for m in at.markdown if "Best answer" in m.value]
+    shown = len(cards(at))
+    if state == "answer":
+        assert len(best) == 1 and not any("answers that" in n or "Related" in n for n in notes)
+    elif state == "related":
+        assert not best and any(n.startswith("Related — may not fully answer your question.") for n in notes)
+    else:
+        assert not best and any(n.startswith("Nothing here answers that.") for n in notes)
+        assert any("These pages cover" in n for n in notes), "it says what the pages do cover"
+        assert "Closest passages anyway" in [e.label for e in at.expander]
+    assert shown == 5, "the passages are always there: shown, or one click away under their label"

@@ -14,6 +14,7 @@ from conftest import FakeEmbedder
 
 from passage_search.app.cli import main
 from passage_search.index.build import BuildResult, build_index
+from passage_search.index.calibration import probes
 from passage_search.index.store import heading_paths, load_index
 from passage_search.passage import embedding_text
 from passage_search.search.searcher import Searcher
@@ -26,10 +27,15 @@ class CountingEmbedder(FakeEmbedder):
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
-        self.seen: list[str] = []
+        self.seen: list[str] = []  # passage and heading texts
+        self.probes_embedded = 0  # calls that embedded the calibration probes (counted apart)
 
     def embed(self, texts: Sequence[str], *, batch_size: int = 32, progress: bool = False) -> np.ndarray:
-        self.seen.extend(texts)
+        questions = probes()[0]
+        if len(texts) == len(questions) and all(t.endswith(q) for t, q in zip(texts, questions, strict=True)):
+            self.probes_embedded += 1
+        else:
+            self.seen.extend(texts)
         return super().embed(texts, batch_size=batch_size, progress=progress)
 
 
@@ -59,6 +65,7 @@ def assert_same_as_a_fresh_build(corpus: Path, index: Path, tmp_path: Path) -> N
     fresh = tmp_path / "fresh"
     build(corpus, fresh)
     assert load_index(index).passages == load_index(fresh).passages
+    assert load_index(index).manifest.calibration == load_index(fresh).manifest.calibration
     for cached, full in zip(stored(index), stored(fresh), strict=True):
         assert cached.dtype == full.dtype == np.float32
         assert np.array_equal(cached, full)  # bit for bit, not just close
@@ -143,6 +150,18 @@ def test_removing_a_document_embeds_nothing(tiny_corpus, index, tmp_path):
     assert emb.seen == [] and result.embedded == 0 and result.documents == 1
     assert {p.doc_id for p in load_index(index).passages} == {"sarcoma.txt"}
     assert_same_as_a_fresh_build(tiny_corpus, index, tmp_path)
+
+
+def test_the_calibration_probes_are_embedded_once_per_model_and_query_prefix(tiny_corpus, index, tmp_path):
+    first, emb = build(tiny_corpus, tmp_path / "fresh")
+    assert emb.probes_embedded == 1 and load_index(first.path).manifest.calibration["count"] == len(probes()[0])
+    (tiny_corpus / "diet.md").write_text("# Eating well\n\nSmall meals help with nausea in the evening.\n", "utf-8")
+    edited, emb = build(tiny_corpus, index)
+    assert emb.probes_embedded == 0 and edited.embedded >= 1
+    before, after = load_index(first.path).manifest.calibration, load_index(edited.path).manifest.calibration
+    assert before["probes"] == after["probes"] and before["mean"] != after["mean"], "recalibrated on the new text"
+    _result, emb = build(tiny_corpus, index, query_prefix="query: ")
+    assert emb.probes_embedded == 1
 
 
 def test_another_model_re_embeds_everything(tiny_corpus, index):

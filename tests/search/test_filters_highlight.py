@@ -62,9 +62,9 @@ def test_question_words_are_marked_by_stem_and_spelling_and_the_rest_is_escaped(
 
 
 def test_lay_expansions_mark_the_clinical_word(searcher):
-    forms = searcher.analyze("chemo side effects")
-    spans = marked_spans("Chemotherapy can cause side effects.", forms.terms, VOCAB)
-    assert (0, len("Chemotherapy")) in spans
+    forms = searcher.analyze("what's the outlook")
+    spans = marked_spans("Prognosis depends on the stage.", forms.terms, VOCAB)
+    assert (0, len("Prognosis")) in spans
 
 
 @settings(max_examples=200, deadline=None)
@@ -96,7 +96,7 @@ def test_topic_tree_nests_every_passage_once_under_its_headings(searcher):
 
 def test_examples_come_from_the_corpus_headings_and_never_the_disclaimer(searcher):
     examples = example_searches(searcher.passages)
-    tops = {as_question(top_topic(p)) for p in searcher.passages}
+    tops = {top_topic(p) for p in searcher.passages}  # no subject repeated in the tiny corpus: labels are headings
     assert examples and set(examples) <= tops
     assert not any("disclaimer" in e.lower() for e in examples)
 
