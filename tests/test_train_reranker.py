@@ -88,11 +88,11 @@ def test_a_tiny_real_run_writes_a_folder_the_reranker_loads(data_dir, tmp_path, 
     assert set(card["dev"]) == {"onnx-fp32", "onnx-int8"} and "rqe_dev_accuracy" in card["dev"]["onnx-int8"]
     assert not (out / "checkpoints").exists() and (out / "README.md").is_file()
     config = json.loads((out / "reranker.json").read_text("utf-8"))
-    assert config["onnx"] == "model_int8.onnx" and config["max_length"] == 64
+    assert config["onnx"] == "model.onnx" and config["max_length"] == 64
     assert (out / "model_int8.onnx").stat().st_size < 30e6 < (out / "model.onnx").stat().st_size
     texts = ["Sarcoma\n\nSurgery is the main treatment.", "Diet\n\nSmall meals help."]
-    int8 = load_reranker(out).score("how is sarcoma treated", texts)
-    fp32 = OnnxReranker(out, onnx_file="model.onnx").score("how is sarcoma treated", texts)
+    fp32 = load_reranker(out).score("how is sarcoma treated", texts)
+    int8 = OnnxReranker(out, onnx_file="model_int8.onnx").score("how is sarcoma treated", texts)
     assert int8.shape == fp32.shape == (2,) and np.abs(int8 - fp32).max() < 0.5
     assert main(args) == 1  # a finished folder is refused, in one sentence
     assert "already holds a trained reranker" in capsys.readouterr().err

@@ -19,7 +19,7 @@ from passage_search.errors import ModelError, QueryError
 from passage_search.eval import beir
 from passage_search.eval import evaluate as ev
 from passage_search.rerank import base
-from passage_search.rerank.base import PACKAGED, reranker_folder
+from passage_search.rerank.base import reranker_folder
 from passage_search.rerank.factory import load_reranker
 from passage_search.search.config import SearchConfig
 from passage_search.search.searcher import Searcher
@@ -213,18 +213,3 @@ def test_cmd_eval_both_prints_both_columns(fake_stack, tmp_path, capsys):
                  "--reranker", "somewhere", "--rerank-depth", "5"]) == 0
     printed = capsys.readouterr().out
     assert "hybrid+rerank" in printed and " hybrid " in printed.replace("\n", " ")
-
-
-# ---- the real reranker, only when one ships in the package ---------------------------------------------------
-
-
-@pytest.mark.skipif(not PACKAGED.is_dir(), reason="no reranker ships in passage_search/models/reranker")
-def test_the_packaged_reranker_prefers_the_answer():
-    reranker = load_reranker()
-    question = "what are the symptoms of a soft tissue sarcoma"
-    scores = reranker.score(question, [
-        "Soft tissue sarcoma\n\nA lump or swelling that is usually painless is the most common sign of a soft "
-        "tissue sarcoma. Pain may come later if the lump presses on nerves or muscles.",
-        "Eating well during treatment\n\nSmall frequent meals can help when your appetite is poor.",
-    ])
-    assert scores.shape == (2,) and scores[0] > scores[1]
