@@ -4,7 +4,8 @@
 
 Configurations (hybrid mode unless named): the default; without the vocabulary on the question side
 (no British-to-American folding, no lay-term expansion for BM25 or the model; the index's own folding is
-unchanged); without the heading retriever (weight 0); dense only; lexical only; with the reranker (when a
+unchanged); without the intent boost;
+without the heading retriever (weight 0); dense only; lexical only; with the reranker (when a
 reranker folder is given or shipped); and the default with each ``--model`` folder as the encoder.
 Figures are document-level nDCG@10 and Hit@1 from the project's own evaluation (``evaluate``), the same
 as ``passage-search eval``. Decisions are made on ``--split tune``; ``--split test`` is for the report.
@@ -43,6 +44,7 @@ def sets(part: str) -> list[tuple[str, Dataset]]:
 
 CONFIGS: list[tuple[str, SearchConfig]] = [
     ("default (hybrid)", SearchConfig()),
+    ("− intent boost", SearchConfig(intent_weight=0.0)),
     ("− vocabulary (question side)", SearchConfig(fold_spelling=False, expand_lexical=False, expand_dense=False)),
     ("− heading retriever", SearchConfig(heading_weight=0.0)),
     ("dense only", SearchConfig(mode="dense")),

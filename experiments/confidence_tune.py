@@ -11,8 +11,8 @@ first hit is right. Unanswerable questions: the blind sets' unanswerable ones an
 On the tune part the thresholds are chosen by two rules (docs/ranking.md):
 - Z_RELATED, the "nothing here" cut on the best passage's z: the highest cut at which "nothing" is right
   (the question really has no answer) at least 95 % of the time on every corpus;
-- Z_ANSWER, on the first hit's z: the cut with the best mean over the corpora of the "answer" state's F1
-  (precision: the first hit is right; recall: of the questions whose first hit is right).
+- Z_ANSWER, on the first hit's z: the cut with the best worst-corpus F1 of the "answer" state (precision:
+  the first hit is right; recall: of the questions whose first hit is right).
 Either part then reports the shipped thresholds (search/confidence.py): per corpus and state, how many
 questions, precision and recall.
 """
@@ -157,8 +157,9 @@ def pick(reports: list[dict], words_grid: list[float]) -> tuple[float, float, fl
         p, r = t["precision"], t["recall"]
         return 2 * p * r / (p + r) if p + r else 0.0
 
+    # The worst corpus's F1, not the mean: the bundled page must not pay for a gain on a large corpus.
     z_answer = max((a for a in grid if a >= z_related),
-                   key=lambda a: sum(f1(table(r["records"], z_related, a, z_words)[ANSWER]) for r in reports))
+                   key=lambda a: min(f1(table(r["records"], z_related, a, z_words)[ANSWER]) for r in reports))
     return z_related, z_words, z_answer
 
 

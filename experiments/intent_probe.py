@@ -31,7 +31,8 @@ def section_type(title: str) -> str:
     return title.split(" — ")[-1].lower()
 
 
-def main() -> None:
+def train_classifier() -> tuple[LogisticRegression, object]:
+    """The classifier and the embedder it reads (the packaged model)."""
     rng = random.Random(0)
     by_type: dict[str, list[str]] = collections.defaultdict(list)
     with open(SHARED / "train" / "medquad_pairs.jsonl", encoding="utf-8") as fh:
@@ -46,6 +47,11 @@ def main() -> None:
     classifier = LogisticRegression(max_iter=2000, C=2.0).fit(
         embedder.embed([q for q, _ in train], batch_size=64), [k for _, k in train]
     )
+    return classifier, embedder
+
+
+def main() -> None:
+    classifier, embedder = train_classifier()
     with open(CANCERGOV / "corpus.jsonl", encoding="utf-8") as fh:
         types = {doc["_id"]: section_type(doc["title"]) for doc in map(json.loads, fh)}
     corpus = CANCERGOV / "corpus.jsonl"

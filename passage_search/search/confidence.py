@@ -18,8 +18,8 @@ RELATED = "related"  # the hits are on the subject but may not answer the questi
 NONE = "none"  # nothing here answers it (or nothing matched, or the filters left nothing to search)
 STATES = (ANSWER, RELATED, NONE)
 
-# "answer": the first hit's z at or above this. The best mean (over the two corpora) of the answer
-# state's F1 and the nothing state's F1 on the tune parts.
+# "answer": the first hit's z at or above this. The best F1 of the answer state on the worse of the two
+# corpora's tune parts (the bundled page must not pay for a gain on a large corpus).
 Z_ANSWER = 7.25
 # "nothing": the best passage's z below this. The highest cut at which "nothing" was right at least 95 %
 # of the time on both corpora's tune parts: telling a patient there is no answer when there is one costs

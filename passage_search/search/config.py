@@ -33,6 +33,10 @@ class SearchConfig:
     # The cross-encoder reranker (passage_search.rerank): off by default; the fused top ``rerank_depth``
     # hits are rescored and reordered, mixed with their fused rank by ``rerank_blend`` (0: the reranker's
     # order alone). Measured in docs/training.md, "Reranker".
+    # The intent boost (search/intent.py, fusion.boost_by_intent): chosen on the tune parts
+    # (experiments/intent_boost.py, docs/ranking.md); 0 turns it off.
+    intent_weight: float = 0.5
+    intent_sure: float = 0.9
     rerank: bool = False
     rerank_depth: int = 20
     rerank_blend: float = 0.0

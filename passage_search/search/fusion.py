@@ -104,3 +104,20 @@ def demote_notices(
     kept = {row for row in notice_rows if len(firsts) > 1 and all(first == row for first in firsts)}
     demoted = notice_rows - kept
     return [x for x in fused if x[0] not in demoted] + [x for x in fused if x[0] in demoted]
+
+
+def boost_by_intent(
+    fused: Ranking, kinds: Sequence[int], probabilities: Sequence[float], *, weight: float, sure: float, rrf_k: float
+) -> list[tuple[int, float]]:
+    """Raise the rows whose section is of the type the question most likely asks for.
+
+    Only when the classifier is ``sure`` (its most likely type has at least that probability): a row of type
+    t gains ``weight`` x p(t) / (rrf_k + 1), as if one more retriever had ranked it first with that confidence.
+    ``kinds[row]`` is the row's type index, -1 for a section that names no type (those never move by
+    themselves). The result is re-sorted; an unsure question keeps its order.
+    """
+    if weight <= 0 or not len(probabilities) or max(probabilities) < sure:
+        return list(fused)
+    unit = weight / (rrf_k + 1)
+    boosted = {row: score + (unit * probabilities[kinds[row]] if kinds[row] >= 0 else 0.0) for row, score in fused}
+    return _ordered(boosted)

@@ -27,7 +27,8 @@ from passage_search.rerank.base import Reranker
 from passage_search.rerank.factory import load_reranker
 from passage_search.search.confidence import assess
 from passage_search.search.config import SearchConfig
-from passage_search.search.fusion import Ranking, demote_notices, fuse
+from passage_search.search.fusion import Ranking, boost_by_intent, demote_notices, fuse
+from passage_search.search.intent import IntentModel, load_intent
 from passage_search.search.model import check_compatible, embedder_for
 from passage_search.search.query import QueryAnalyzer, QueryForms, clean_query
 from passage_search.search.reorder import rerank_hits
@@ -86,6 +87,11 @@ class Searcher:
             "heading": HeadingRetriever(self.index),
             "lexical": LexicalRetriever(self.index.lexical),
         }
+        # The intent classifier applies only to the model it was trained on (its vectors are its input).
+        intent = load_intent()
+        same_model = intent is not None and intent.model_fingerprint == self.embedder.fingerprint
+        self.intent: IntentModel | None = intent if same_model else None
+        self.row_kinds = [self.intent.kind_of(p.breadcrumb) for p in self.passages] if self.intent else []
         self.notice_rows = frozenset(row for row, p in enumerate(self.passages) if is_notice(p))
 
     @property
@@ -156,9 +162,10 @@ class Searcher:
         if k >= 1:
             fetch = max(k, cfg.rerank_depth) if cfg.rerank else k
             depth = max(fetch, cfg.candidates) if cfg.mode == "hybrid" else fetch
-            rankings = self.rankings(forms, depth, cfg, timings=timings, within=within)
+            rankings, vectors = self._rank(forms, depth, cfg, timings=timings, within=within)
             with _stage(timings, "fusion"):
-                hits = [self._hits(r, cfg, fetch) for r in rankings]
+                wants = self._intents(vectors, cfg, len(rankings))
+                hits = [self._hits(r, cfg, fetch, w) for r, w in zip(rankings, wants, strict=True)]
             if cfg.rerank:
                 reranker = self.reranker
                 with _stage(timings, "rerank"):
@@ -194,10 +201,23 @@ class Searcher:
         within: Collection[int] | None = None,
     ) -> list[dict[str, Ranking]]:
         """Each retriever's (row, score) list per question: the inputs of fusion."""
+        return self._rank(forms, depth, cfg, timings=timings, within=within)[0]
+
+    def _rank(
+        self,
+        forms: list[QueryForms],
+        depth: int,
+        cfg: SearchConfig,
+        *,
+        timings: dict[str, float] | None = None,
+        within: Collection[int] | None = None,
+    ) -> tuple[list[dict[str, Ranking]], np.ndarray | None]:
+        """``rankings``, and the question vectors when the dense retriever ran (None otherwise)."""
         out: list[dict[str, Ranking]] = [{} for _ in forms]
+        vectors = None
         allowed = None if within is None else np.array(sorted({int(r) for r in within}), dtype=np.int64)
         if allowed is not None and len(allowed) == 0:
-            return out
+            return out, vectors
         used = {"dense": ["dense"], "lexical": ["lexical"], "hybrid": ["dense", "heading", "lexical"]}[cfg.mode]
         queries = [Query(f) for f in forms]
         if "dense" in used:
@@ -210,10 +230,23 @@ class Searcher:
                 found = self.retrievers[name].rank(queries, depth, allowed)
             for ranking, ranked in zip(out, found, strict=True):
                 ranking[name] = ranked
-        return out
+        return out, vectors
 
-    def _hits(self, rankings: dict[str, Ranking], cfg: SearchConfig, k: int) -> list[Hit]:
+    def _intents(self, vectors: np.ndarray | None, cfg: SearchConfig, n: int) -> list[np.ndarray | None]:
+        """Per question, the intent classifier's type probabilities (None: no boost for this search).
+
+        Hybrid mode only, the mode the weight was chosen in."""
+        if vectors is None or self.intent is None or cfg.mode != "hybrid" or cfg.intent_weight <= 0:
+            return [None] * n
+        return list(self.intent.probabilities(vectors))
+
+    def _hits(self, rankings: dict[str, Ranking], cfg: SearchConfig, k: int, wants: np.ndarray | None = None) -> list[
+        Hit
+    ]:
         fused = fuse(rankings, cfg.mode, cfg.fusion, cfg.weights, rrf_k=cfg.rrf_k)
+        if wants is not None:
+            fused = boost_by_intent(fused, self.row_kinds, wants.tolist(), weight=cfg.intent_weight,
+                                    sure=cfg.intent_sure, rrf_k=cfg.rrf_k)
         if cfg.demote_notices:
             fused = demote_notices(fused, rankings, self.notice_rows)
         ranks = {name: {row: r for r, (row, _s) in enumerate(lst, 1)} for name, lst in rankings.items()}

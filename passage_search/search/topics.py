@@ -164,7 +164,9 @@ def _fit(label: str, limit: int) -> str:
     words = plain.split() or label.split()
     while len(words) > 1 and (len(" ".join(words)) > limit or _key(words[-1]) in _SMALL_WORDS):
         words.pop()
-    return " ".join(words).rstrip(".:;,")[:limit]
+    fitted = " ".join(words).rstrip(".:;,")[:limit].strip()
+    # Only punctuation left (a heading such as ": 1999"): its first characters, without the punctuation.
+    return fitted or label.strip(" .:;,()–—-")[:limit].strip()
 
 
 def chip_labels(title: str, headings: Sequence[str], limit: int = MAX_CHIP_CHARS) -> list[str]:
