@@ -78,28 +78,22 @@ def record(searcher: Searcher, question: str, relevant: set[str] | None, where: 
         "right3": any(ok(h) for h in hits[:3]),
         "state": result.confidence,
         "lex_max": max((h.scores.get("lexical", 0.0) for h in hits), default=0.0),
-        "lex_first": hits[0].scores.get("lexical", 0.0) if hits else 0.0,
-        "head_max": max((h.scores.get("heading", 0.0) for h in hits), default=0.0),
-        "n_terms": len(result.terms),
-        "agree": sorted(name for name, rank in (hits[0].ranks if hits else {}).items() if rank == 1),
     }
 
 
 def corpus_records(name: str, searcher: Searcher, answerable: list[tuple[str, set[str], str]],
                    unanswerable: list[tuple[str, str]]) -> dict:
-    cal = searcher.manifest.calibration
+    cal = searcher.calibration
     words = words_scale(searcher)
-    recs = [record(searcher, q, None, "probe") for q in probes()[0]]
-    recs += [record(searcher, q, rel, where) for q, rel, where in answerable]
+    recs = [record(searcher, q, rel, where) for q, rel, where in answerable]
     recs += [record(searcher, q, None, where) for q, where in unanswerable]
     for r in recs:
-        r["z_top"] = (r["top"] - cal["mean"]) / max(cal["sd"], 0.02)
-        r["z_max"] = (r["max"] - cal["mean"]) / max(cal["sd"], 0.02)
+        r["z_top"], r["z_max"] = cal.z(r["top"]), cal.z(r["max"])
         r["z_words"] = words.z(r["lex_max"])
-    unanswerable_n = sum(not r["answerable"] and r["set"] != "probe" for r in recs)
+    unanswerable_n = sum(not r["answerable"] for r in recs)
     print(f"{name}: {sum(r['answerable'] for r in recs)} answerable, {unanswerable_n} "
-          f"unanswerable; probes mean {cal['mean']:.3f} sd {cal['sd']:.3f}")
-    return {"corpus": name, "calibration": cal, "records": recs}
+          f"unanswerable; probes mean {cal.mean:.3f} sd {cal.sd:.3f}")
+    return {"corpus": name, "calibration": cal.to_json(), "records": recs}
 
 
 def state(r: dict, z_related: float, z_answer: float, z_words: float = 99.0) -> str:
@@ -116,7 +110,7 @@ def table(recs: list[dict], z_related: float, z_answer: float, z_words: float = 
     on the subject); recall over answerable questions with a right passage in the top 3 but not first.
     none: right when the question has no answer here; recall over the unanswerable questions.
     """
-    got = [(r, state(r, z_related, z_answer, z_words)) for r in recs if r["set"] != "probe"]
+    got = [(r, state(r, z_related, z_answer, z_words)) for r in recs]
     right = {
         ANSWER: lambda r: r["answerable"] and r["right1"],
         RELATED: lambda r: r["answerable"] and r["right3"],

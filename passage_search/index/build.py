@@ -13,7 +13,7 @@ from passage_search.embed.factory import make_embedder
 from passage_search.errors import CorpusError
 from passage_search.index import ann
 from passage_search.index.cache import EmbedEngine, embed_with_cache, local_engine, previous_vectors
-from passage_search.index.calibration import PROBE_ARRAY, Calibration, calibrate, probe_vectors
+from passage_search.index.calibration import PROBE_ARRAY, calibrate, probe_digest, probe_vectors
 from passage_search.index.lexical import LexicalIndex
 from passage_search.index.lock import build_lock
 from passage_search.index.manifest import BuildKey, Manifest, ModelInfo, read_manifest, resolve
@@ -263,11 +263,11 @@ def _build(
 
 def _probes_of(previous: Previous | None, model: str, prefix: str) -> Path | None:
     """The previous generation's probe vectors, if built with this model, probe list and query prefix."""
-    old = None if previous is None else Calibration.from_json(previous.manifest.calibration)
-    if previous is None or old is None:
+    if previous is None:
         return None
     m = previous.manifest
-    return previous.path / PROBE_ARRAY if old.reusable(m.model.fingerprint, model, prefix, m.query_prefix) else None
+    same = m.calibration.get("probes") == probe_digest() and m.model.fingerprint == model and m.query_prefix == prefix
+    return previous.path / PROBE_ARRAY if same else None
 
 
 def _reuse(previous: Previous | None) -> Reuse | None:

@@ -44,10 +44,6 @@ class Calibration:
     def to_json(self) -> dict[str, Any]:
         return {"mean": self.mean, "sd": self.sd, "probes": self.probes, "count": self.count}
 
-    def reusable(self, manifest_model: str, model: str, prefix: str, manifest_prefix: str) -> bool:
-        """Whether an index with this calibration holds probe vectors a build with ``model`` can reuse."""
-        return self.probes == probe_digest() and manifest_model == model and prefix == manifest_prefix
-
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Calibration | None:
         """The calibration a manifest records, or None if it records none (an index built before it)."""

@@ -14,8 +14,14 @@ import numpy as np
 
 from passage_search.analysis import DATA_DIR
 
-INTENT_ARRAYS = "intent.npz"  # the same names train/intent.py writes
+INTENT_ARRAYS = "intent.npz"  # written by train/intent.py
 INTENT_CARD = "intent.json"
+
+
+def section_kind(heading: str) -> str:
+    """The section type a heading names ("Adult ALL — Treatment" -> "treatment"); "" when it names none."""
+    head, sep, kind = heading.rpartition(" — ")
+    return kind.strip().lower() if sep and head else ""
 
 
 @dataclass(frozen=True)
@@ -34,8 +40,7 @@ class IntentModel:
 
     def kind_of(self, heading: str) -> int:
         """The index in ``kinds`` of the section type a heading path names, -1 if none."""
-        head, sep, kind = heading.rpartition(" — ")
-        name = kind.strip().lower() if sep and head else ""
+        name = section_kind(heading)
         return self.kinds.index(name) if name in self.kinds else -1
 
 

@@ -3,7 +3,8 @@
 A multinomial logistic regression over the embedding model's question vectors, trained on MedQuAD questions
 (no cancer.gov answer among them): each question's type is the part of its answer's title after " — ".
 At most ``per_type`` questions per type, drawn by the seed, so the common types do not drown the rare ones.
-The result is two small arrays that ``search/intent.py`` reads with numpy alone.
+The result is two small arrays that ``search/intent.py`` reads with numpy alone; the type of a heading is
+read the same way on both sides (``search.intent.section_kind``).
 """
 
 from __future__ import annotations
@@ -20,15 +21,7 @@ import numpy as np
 
 from passage_search.embed.base import Embedder
 from passage_search.errors import PassageSearchError
-
-INTENT_ARRAYS = "intent.npz"
-INTENT_CARD = "intent.json"
-
-
-def section_kind(title: str) -> str:
-    """The section type a heading names ("Adult ALL — Treatment" -> "treatment"); "" when it names none."""
-    head, sep, kind = title.rpartition(" — ")
-    return kind.strip().lower() if sep and head else ""
+from passage_search.search.intent import INTENT_ARRAYS, INTENT_CARD, section_kind
 
 
 def questions_by_kind(pairs_file: Path, per_type: int, seed: int) -> list[tuple[str, str]]:

@@ -224,6 +224,37 @@ def test_feedback_export_and_eval_round_trip(page, server, feedback_db, real_ind
     assert report["metrics"]["hybrid"]["ndcg@10"] == pytest.approx(1.0)
 
 
+def test_every_chip_is_whole_on_a_phone_screen(browser, server, real_index, shots):
+    """Every chip the corpus gives is on the empty page, whole: inside the 375 px screen, its text not clipped."""
+    from playwright.sync_api import expect
+
+    from passage_search.index.store import load_index
+    from passage_search.search.topics import example_searches
+
+    wanted = example_searches(load_index(Path(real_index)).passages)
+    phone = {"width": 375, "height": 812}
+    context = browser.new_context(viewport=phone, is_mobile=True, has_touch=True)
+    page = context.new_page()
+    try:
+        page.goto(server)
+        group = page.get_by_role("radiogroup", name="Example searches")
+        expect(group).to_be_visible(timeout=90_000)
+        chips = group.get_by_role("radio")
+        expect(chips).to_have_count(len(wanted), timeout=30_000)
+        page.screenshot(path=str(shots / "chips-375.png"))
+        assert [c.inner_text().strip() for c in chips.all()] == wanted
+        for chip in chips.all():
+            box = chip.bounding_box()
+            assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= phone["width"], chip.inner_text()
+            # Nothing of the label is cut off or hidden behind an ellipsis.
+            clipped = chip.evaluate(
+                "el => [el, ...el.querySelectorAll('*')].some(e => e.scrollWidth > e.clientWidth + 1)"
+            )
+            assert not clipped, chip.inner_text()
+    finally:
+        context.close()
+
+
 def test_a_phone_sized_screen_has_no_sideways_scroll(browser, server, shots):
     context = browser.new_context(viewport={"width": 375, "height": 812}, is_mobile=True, has_touch=True)
     page = context.new_page()
