@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -104,3 +106,21 @@ def embedding_text(passage: Passage, *, with_headings: bool = True, prefix: str 
     if with_headings:
         return f"{prefix}{passage.breadcrumb}\n\n{passage.text}"
     return f"{prefix}{passage.text}"
+
+
+def passages_fingerprint(passages: Sequence[Passage]) -> str:
+    """A hash of ``passages`` in row order, each id recomputed from its document, heading path and text.
+
+    Raises ValueError naming the first row whose stored id is not the one its content gives: the text,
+    headings or document of that row were changed after the split.
+    """
+    digest = hashlib.sha256()
+    seen: Counter[tuple[str, tuple[str, ...], str]] = Counter()
+    for row, p in enumerate(passages):
+        key = (p.doc_id, p.heading_path, p.text)
+        pid = passage_id(p.doc_id, p.heading_path, p.text, seen[key])
+        seen[key] += 1
+        if pid != p.id:
+            raise ValueError(f"passage {row} does not have the id its text, headings and document give")
+        digest.update("\x1e".join([pid, p.title, p.source, p.publisher, str(p.position)]).encode("utf-8") + b"\n")
+    return digest.hexdigest()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from passage_search.analysis import ANALYZER, load_vocabulary
@@ -13,11 +13,18 @@ from passage_search.embed.factory import make_embedder
 from passage_search.errors import CorpusError
 from passage_search.index import ann
 from passage_search.index.cache import EmbedEngine, embed_with_cache, local_engine, previous_vectors
-from passage_search.index.calibration import PROBE_ARRAY, calibrate, probe_digest, probe_vectors
+from passage_search.index.calibration import calibrate, probe_digest, probe_vectors
 from passage_search.index.lexical import LexicalIndex
 from passage_search.index.lock import build_lock
 from passage_search.index.manifest import BuildKey, Manifest, ModelInfo, read_manifest, resolve
-from passage_search.index.store import Previous, heading_paths, previous_generation, stale_reason, write_index
+from passage_search.index.store import (
+    Previous,
+    heading_paths,
+    previous_generation,
+    remove_leftovers,
+    stale_reason,
+    write_index,
+)
 from passage_search.ingest.readers import META_SUFFIX, TEXT_SUFFIXES, CorpusFile, corpus_files, read_corpus
 from passage_search.ingest.splitter import Reuse, split_documents
 from passage_search.passage import embedding_text
@@ -45,6 +52,8 @@ class BuildResult:
     reused: int = 0
     up_to_date: bool = False
     resplit: int = 0
+    # What the build noticed and worked around: a previous index it could not trust, leftovers it removed.
+    notes: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -145,11 +154,28 @@ def build_index(
         BuildLockedError: another build of ``out`` is still running after ``wait`` seconds.
     """
     with build_lock(out, wait=wait):
-        return _build(
-            corpus, out, embedder=embedder, model=model, backend=backend, embed_headings=embed_headings,
-            query_prefix=query_prefix, passage_prefix=passage_prefix, overlap=overlap, batch_size=batch_size,
-            heading_weight=heading_weight, progress=progress, force=force, index_type=index_type, engine=engine,
+        removed = remove_leftovers(out)
+        result = _build(
+            corpus,
+            out,
+            embedder=embedder,
+            model=model,
+            backend=backend,
+            embed_headings=embed_headings,
+            query_prefix=query_prefix,
+            passage_prefix=passage_prefix,
+            overlap=overlap,
+            batch_size=batch_size,
+            heading_weight=heading_weight,
+            progress=progress,
+            force=force,
+            index_type=index_type,
+            engine=engine,
         )
+    if removed:
+        note = f"removed {len(removed)} leftover(s) of interrupted builds ({', '.join(sorted(removed)[:3])})"
+        result = replace(result, notes=[note, *result.notes])
+    return result
 
 
 def _build(
@@ -180,9 +206,18 @@ def _build(
     settings = {"overlap": overlap, "index_type": index_type}
     if not force:
         want = BuildKey(
-            fingerprint, str(corpus), vocabulary.fingerprint, ANALYZER, model_fingerprint=emb.fingerprint,
-            max_tokens=emb.max_tokens, embed_headings=embed_headings, query_prefix=query_prefix,
-            passage_prefix=passage_prefix, overlap=overlap, index_type=index_type, heading_weight=heading_weight,
+            fingerprint,
+            str(corpus),
+            vocabulary.fingerprint,
+            ANALYZER,
+            model_fingerprint=emb.fingerprint,
+            max_tokens=emb.max_tokens,
+            embed_headings=embed_headings,
+            query_prefix=query_prefix,
+            passage_prefix=passage_prefix,
+            overlap=overlap,
+            index_type=index_type,
+            heading_weight=heading_weight,
         )
         if stale_reason(out, want) is None:
             current = read_manifest(out)
@@ -196,7 +231,10 @@ def _build(
             f"No passages found in {corpus}" + (f" ({reasons})" if reasons else "") + "; add .txt, .md, .html, "
             ".pdf, .docx or BEIR corpus.jsonl files."
         )
-    previous = None if force else previous_generation(out)
+    previous, distrust = (None, None) if force else previous_generation(out)
+    notes = (
+        [f"the previous index could not be trusted, only its intact files were reused: {distrust}"] if distrust else []
+    )
     # Unchanged documents keep their passages: splitting and counting tokens took two thirds of a rebuild
     # after a one-document edit.
     split = split_documents(
@@ -256,8 +294,15 @@ def _build(
     path = write_index(out, manifest, passages, vectors, lexical, heading_vectors, split.documents, probes)
     seconds = time.perf_counter() - start
     return BuildResult(
-        path, report.documents, len(passages), seconds, report.skipped, done.embedded, done.reused,
+        path,
+        report.documents,
+        len(passages),
+        seconds,
+        report.skipped,
+        done.embedded,
+        done.reused,
         resplit=split.resplit,
+        notes=notes,
     )
 
 
@@ -267,7 +312,7 @@ def _probes_of(previous: Previous | None, model: str, prefix: str) -> Path | Non
         return None
     m = previous.manifest
     same = m.calibration.get("probes") == probe_digest() and m.model.fingerprint == model and m.query_prefix == prefix
-    return previous.path / PROBE_ARRAY if same else None
+    return previous.probe_array() if same else None
 
 
 def _reuse(previous: Previous | None) -> Reuse | None:
@@ -306,9 +351,17 @@ def staleness(
     the index records it. ``verify``: an index that does not load whole is stale too (this loads it).
     """
     want = BuildKey(
-        corpus_fingerprint(corpus), str(corpus), load_vocabulary().fingerprint, ANALYZER,
-        model_fingerprint=model_fingerprint, max_tokens=max_tokens, embed_headings=embed_headings,
-        query_prefix=query_prefix, passage_prefix=passage_prefix, overlap=overlap, index_type=index_type,
+        corpus_fingerprint(corpus),
+        str(corpus),
+        load_vocabulary().fingerprint,
+        ANALYZER,
+        model_fingerprint=model_fingerprint,
+        max_tokens=max_tokens,
+        embed_headings=embed_headings,
+        query_prefix=query_prefix,
+        passage_prefix=passage_prefix,
+        overlap=overlap,
+        index_type=index_type,
         heading_weight=heading_weight,
     )
     return stale_reason(out, want, verify=verify)

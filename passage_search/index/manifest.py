@@ -6,9 +6,11 @@ trust with one sentence naming the fix.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
-from dataclasses import asdict, dataclass, field
+import typing
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +21,11 @@ from passage_search.index.calibration import probe_digest
 
 LEXICAL_DIR = "lexical"
 # 2: heading vectors (headings.faiss, headings.jsonl) and the lexical/ folder joined the index.
-FORMAT_VERSION = 2
+# 3: the manifest proves the generation: every file's sha256, the passages' fingerprint, its own digest.
+FORMAT_VERSION = 3
 MANIFEST = "manifest.json"
+# The manifest's hash of its own other fields: a hand edit (a prefix, a count) shows as a mismatch.
+DIGEST = "digest"
 VECTORS = "vectors.faiss"
 # The vectors again as a plain array, whatever the FAISS index type: the next build reuses them (cache.py).
 VECTOR_ARRAY = "vectors.npy"
@@ -32,6 +37,8 @@ HEADING_ARRAY = "headings.npy"
 DOCUMENTS = "documents.jsonl"
 CURRENT = "current"
 BUILD_HINT = "python build_index.py"
+# For an index that is damaged or was edited: nothing of it may be reused.
+REPAIR_HINT = f"{BUILD_HINT} --force"
 
 
 @dataclass(frozen=True)
@@ -82,6 +89,10 @@ class Manifest:
     settings: dict[str, Any] = field(default_factory=dict)
     # The calibration probes' best-cosine statistics on this index (calibration.py); {} before they existed.
     calibration: dict[str, Any] = field(default_factory=dict)
+    # Every file of the generation but the manifest, by its path in the generation: its sha256 (integrity.py).
+    checksums: dict[str, str] = field(default_factory=dict)
+    # passage.passages_fingerprint of passages.jsonl: ids recomputed from content, in row order.
+    passages_fingerprint: str = ""
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -92,6 +103,48 @@ class Manifest:
         fields["model"] = ModelInfo(**fields["model"])
         known = set(cls.__dataclass_fields__)
         return cls(**{k: v for k, v in fields.items() if k in known})
+
+
+def manifest_text(m: Manifest) -> str:
+    """The manifest file's text: its fields and the digest that proves they were not edited since."""
+    data = m.to_json()
+    return json.dumps({**data, DIGEST: _digest(data)}, indent=2, ensure_ascii=False) + "\n"
+
+
+def _digest(data: dict[str, Any]) -> str:
+    canonical = json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def field_problem(cls: type, data: Any, where: str = "") -> str | None:
+    """What is wrong with ``data`` as the JSON of dataclass ``cls`` (an unknown, missing or mistyped field)."""
+    if not isinstance(data, dict):
+        return f"has {where or 'its content'} as {type(data).__name__}, not an object"
+    hints = typing.get_type_hints(cls)
+    known = {f.name: f for f in fields(cls)}
+    for key in data:
+        if key not in known:
+            return f"has an unknown field {where}{key!r}"
+    for name, f in known.items():
+        if name not in data:
+            if f.default is MISSING and f.default_factory is MISSING:
+                return f"lacks the field {where}{name!r}"
+            continue
+        hint = hints[name]
+        value = data[name]
+        if hint is ModelInfo:
+            if problem := field_problem(ModelInfo, value, f"{where}{name}."):
+                return problem
+            continue
+        want = typing.get_origin(hint) or hint
+        if want is int and (isinstance(value, bool) or not isinstance(value, int)):
+            return f"has {where}{name} = {value!r}, not a whole number"
+        if want in (str, bool, dict) and not isinstance(value, want):
+            return f"has {where}{name} = {value!r}, not {_KINDS[want]}"
+    return None
+
+
+_KINDS = {str: "text", bool: "true or false", dict: "an object"}
 
 
 @dataclass(frozen=True)
@@ -164,7 +217,14 @@ def resolve(root: Path) -> Path:
         return root
     current = root / CURRENT
     if current.is_symlink() or current.exists():
-        return current.resolve()
+        try:
+            return current.resolve(strict=True)
+        except FileNotFoundError:
+            pass  # a dangling link: no index, as if it were not there
+        except (RuntimeError, OSError) as exc:  # a link to itself or a loop of links (ELOOP)
+            raise IndexMismatchError(
+                f"The link {current} of the index loops instead of naming a generation; rebuild with: {REPAIR_HINT}"
+            ) from exc
     raise IndexNotFoundError(f"No index found at {root}; build it with: {BUILD_HINT}")
 
 
@@ -176,10 +236,10 @@ def read_manifest(root: Path) -> Manifest:
     except FileNotFoundError as exc:
         raise IndexNotFoundError(f"No index found at {root}; build it with: {BUILD_HINT}") from exc
     except (OSError, ValueError) as exc:
-        raise IndexMismatchError(f"The index manifest {path} is unreadable; rebuild with: {BUILD_HINT}") from exc
+        raise IndexMismatchError(f"The index manifest {path} is unreadable; rebuild with: {REPAIR_HINT}") from exc
     version = data.get("format_version") if isinstance(data, dict) else None
     if not isinstance(version, int):
-        raise IndexMismatchError(f"The index manifest {path} has no format version; rebuild with: {BUILD_HINT}")
+        raise IndexMismatchError(f"The index manifest {path} has no format version; rebuild with: {REPAIR_HINT}")
     if version > FORMAT_VERSION:
         raise IndexMismatchError(
             f"The index at {root} uses format {version}, newer than this passage-search understands "
@@ -190,7 +250,11 @@ def read_manifest(root: Path) -> Manifest:
             f"The index at {root} uses format {version}, older than this passage-search writes "
             f"({FORMAT_VERSION}); rebuild it with: {BUILD_HINT}"
         )
-    try:
-        return Manifest.from_json(data)
-    except (KeyError, TypeError) as exc:
-        raise IndexMismatchError(f"The index manifest {path} is incomplete; rebuild with: {BUILD_HINT}") from exc
+    if data.pop(DIGEST, None) != _digest(data):
+        raise IndexMismatchError(
+            f"The index manifest {path} was changed after the build (its digest does not match); "
+            f"rebuild with: {REPAIR_HINT}"
+        )
+    if problem := field_problem(Manifest, data):
+        raise IndexMismatchError(f"The index manifest {path} {problem}; rebuild with: {REPAIR_HINT}")
+    return Manifest.from_json(data)

@@ -8,14 +8,14 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import REPO, FakeEmbedder
+from conftest import REPO, FakeEmbedder, edit_manifest
 
 from passage_search.app.cli import main
 from passage_search.bench.scale import clustered
 from passage_search.errors import IndexMismatchError
 from passage_search.index import ann, build
 from passage_search.index.build import build_index, staleness
-from passage_search.index.manifest import read_manifest, resolve
+from passage_search.index.manifest import read_manifest
 from passage_search.index.store import load_index
 from passage_search.index.topk import knn
 
@@ -106,11 +106,11 @@ def test_manifest_round_trip_restores_type_and_search_parameters(tiny_corpus, tm
     manifest = read_manifest(out)
     assert manifest.index_type == kind and manifest.index_params == ann.choose(manifest.passage_count, kind).params
     # Whatever FAISS kept in the file, the manifest's value is what the loaded index searches with.
-    path = resolve(out) / "manifest.json"
-    data = json.loads(path.read_text("utf-8"))
-    data["index_params"][param] = 7
-    data["heading_index_params"][param] = 5
-    path.write_text(json.dumps(data), "utf-8")
+    edit_manifest(
+        out,
+        index_params={**manifest.index_params, param: 7},
+        heading_index_params={**manifest.heading_index_params, param: 5},
+    )
     loaded = load_index(out)
     owner = loaded.vectors.hnsw if kind == "hnsw" else loaded.vectors
     assert getattr(owner, param) == 7
@@ -124,10 +124,7 @@ def test_manifest_round_trip_restores_type_and_search_parameters(tiny_corpus, tm
 def test_a_vector_file_of_another_type_is_refused(tiny_corpus, tmp_path):
     out = tmp_path / "index"
     build_index(tiny_corpus, out, embedder=FakeEmbedder(), index_type="hnsw")
-    path = resolve(out) / "manifest.json"
-    data = json.loads(path.read_text("utf-8"))
-    data["index_type"] = "flat"
-    path.write_text(json.dumps(data), "utf-8")
+    edit_manifest(out, index_type="flat")
     with pytest.raises(IndexMismatchError, match="hnsw vector index but its manifest says flat"):
         load_index(out)
 

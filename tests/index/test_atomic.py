@@ -50,9 +50,9 @@ CHILD = textwrap.dedent(
             return super().embed(texts, **kwargs)
 
     fsync = index._fsync_tree
-    def slow_fsync(folder):
+    def slow_fsync(folder, **kwargs):
         time.sleep(0.3)
-        fsync(folder)
+        fsync(folder, **kwargs)
     index._fsync_tree = slow_fsync
     build_index(Path({corpus!r}), Path({out!r}), embedder=Slow(), force=True)
     print("done", flush=True)

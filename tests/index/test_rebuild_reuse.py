@@ -11,8 +11,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import FakeEmbedder, write_tree
+from conftest import FakeEmbedder, edit_manifest, write_tree
 
+from passage_search import __version__
 from passage_search.index.build import BuildResult, build_index, corpus_fingerprint, staleness
 from passage_search.index.manifest import resolve
 from passage_search.index.store import load_index, plain_vectors
@@ -269,11 +270,9 @@ def test_unstated_settings_are_taken_from_the_manifest(tiny_corpus, tmp_path):
 def test_another_package_version_or_corpus_path_is_stale(tiny_corpus, tmp_path):
     index = tmp_path / "index"
     build(tiny_corpus, index)
-    path = resolve(index) / "manifest.json"
-    data = json.loads(path.read_text("utf-8"))
-    path.write_text(json.dumps({**data, "package_version": "0.0.1"}), "utf-8")
+    edit_manifest(index, package_version="0.0.1")
     assert "0.0.1" in (staleness(tiny_corpus, index) or "")
-    path.write_text(json.dumps({**data, "corpus": "elsewhere"}), "utf-8")
+    edit_manifest(index, package_version=__version__, corpus="elsewhere")
     assert "elsewhere" in (staleness(tiny_corpus, index) or "")
 
 

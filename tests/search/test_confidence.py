@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pytest
-from conftest import FakeEmbedder
+from conftest import FakeEmbedder, edit_manifest
 
 from passage_search.errors import IndexMismatchError
 from passage_search.index.build import build_index
 from passage_search.index.calibration import MIN_SD, Calibration, calibrate, probes
-from passage_search.index.store import resolve
 from passage_search.passage import Hit, Passage
 from passage_search.search.confidence import ANSWER, NONE, RELATED, Z_ANSWER, Z_RELATED, assess
 from passage_search.search.searcher import Searcher
@@ -67,10 +64,7 @@ def test_calibration_is_the_probes_best_exact_cosine():
 def test_an_index_without_calibration_is_refused_with_the_rebuild_sentence(tiny_corpus, tmp_path):
     out = tmp_path / "index"
     build_index(tiny_corpus, out, embedder=FakeEmbedder())
-    manifest = resolve(out) / "manifest.json"
-    data = json.loads(manifest.read_text("utf-8"))
-    del data["calibration"]
-    manifest.write_text(json.dumps(data), "utf-8")
+    edit_manifest(out, calibration={})  # as an index built before calibration existed
     with pytest.raises(IndexMismatchError, match=r"before confidence calibration; rebuild it with .*build --force"):
         Searcher(out, embedder=FakeEmbedder())
 
