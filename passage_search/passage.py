@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -115,12 +114,15 @@ def passages_fingerprint(passages: Sequence[Passage]) -> str:
     headings or document of that row were changed after the split.
     """
     digest = hashlib.sha256()
-    seen: Counter[tuple[str, tuple[str, ...], str]] = Counter()
+    sha256 = hashlib.sha256
+    seen: dict[tuple[str, tuple[str, ...], str], int] = {}
     for row, p in enumerate(passages):
+        # passage_id inlined: this runs on every load, over every passage of the index.
         key = (p.doc_id, p.heading_path, p.text)
-        pid = passage_id(p.doc_id, p.heading_path, p.text, seen[key])
-        seen[key] += 1
+        occurrence = seen.get(key, 0)
+        seen[key] = occurrence + 1
+        pid = sha256("\x1f".join([p.doc_id, *p.heading_path, p.text, str(occurrence)]).encode()).hexdigest()[:16]
         if pid != p.id:
             raise ValueError(f"passage {row} does not have the id its text, headings and document give")
-        digest.update("\x1e".join([pid, p.title, p.source, p.publisher, str(p.position)]).encode("utf-8") + b"\n")
+        digest.update(f"{pid}\x1e{p.title}\x1e{p.source}\x1e{p.publisher}\x1e{p.position}\n".encode())
     return digest.hexdigest()

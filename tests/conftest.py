@@ -1,15 +1,23 @@
-"""Shared fixtures: a deterministic fake embedder, a tiny corpus, and the real index (built once)."""
+"""Shared fixtures: a deterministic fake embedder, a tiny corpus, the real index (built once), the opt-in
+CPU hog, and the browser tests' waits on Streamlit's state."""
 
 from __future__ import annotations
 
 import hashlib
+import multiprocessing
+import os
 import re
 import textwrap
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pytest
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Locator, Page
 
 REPO = Path(__file__).resolve().parents[1]
 CORPUS = REPO / "corpus"
@@ -18,6 +26,38 @@ SEARCH_APP = REPO / "search_app.py"
 TITLE = "Treatments for soft tissue sarcoma"
 
 _WORD = re.compile(r"\w+")
+
+# ---- PASSAGE_SEARCH_TEST_CPU_HOG=1: every core busy for the whole session -----------------------------------
+# A test that passes only on an idle machine waits on time somewhere; with the hog on it fails instead.
+
+
+def _spin(parent: int) -> None:
+    """Busy-loop until the test run that started this process is gone (even if it was killed)."""
+    while os.getppid() == parent:
+        for _ in range(1_000_000):
+            pass
+
+
+@pytest.fixture(scope="session", autouse=True)
+def cpu_hog() -> Iterator[None]:
+    if os.environ.get("PASSAGE_SEARCH_TEST_CPU_HOG") != "1":
+        yield
+        return
+    # fork: the child runs only the loop above, so it needs none of the parent's imports (spawn would
+    # re-import this module and numpy in every child).
+    context = multiprocessing.get_context("fork")
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    hogs = [context.Process(target=_spin, args=(os.getpid(),), name=f"cpu-hog-{i}", daemon=True)
+            for i in range(cores)]
+    for hog in hogs:
+        hog.start()
+    try:
+        yield
+    finally:
+        for hog in hogs:
+            hog.terminate()
+        for hog in hogs:
+            hog.join(timeout=10)
 
 
 class FakeEmbedder:
@@ -68,6 +108,55 @@ def write_tree(root: Path, files: dict[str, str | bytes]) -> Path:
         else:
             path.write_text(textwrap.dedent(content).lstrip("\n"), encoding="utf-8")
     return root
+
+
+# ---- the browser tests wait on the page's state, never on time -----------------------------------------------
+# Every timeout here is an upper bound, generous so that a busy machine never reaches it; each wait ends as
+# soon as the state is there.
+LOAD_MS = 180_000  # the page's first run: the model and index load in the Streamlit server
+RUN_MS = 120_000  # a rerun: a search, a click
+
+
+def wait_for_run(page: Page, *shown: Locator, timeout: float = RUN_MS) -> None:
+    """Wait until every locator in ``shown`` is visible, then until Streamlit's script run has finished and
+    its output is drawn: connected, the run over and no rerun asked for, no element left stale from the run
+    before, the running indicator gone, and no CSS transition still moving anything.
+
+    ``shown`` must be something only the awaited run draws (the first result card, the caption with the
+    question): the run before an action is also "finished", and only ``shown`` tells the two apart.
+    """
+    from playwright.sync_api import expect
+
+    for locator in shown:
+        expect(locator).to_be_visible(timeout=timeout)
+    app = page.get_by_test_id("stApp")
+    expect(app).to_have_attribute("data-test-connection-state", "CONNECTED", timeout=timeout)
+    # Streamlit keeps the previous run's elements on screen (stale, faded) until the new run ends: a busy
+    # machine can draw the first card while the empty page's topic buttons still sit below it.
+    expect(app).to_have_attribute("data-test-script-state", "notRunning", timeout=timeout)
+    expect(page.locator("[data-stale='true']")).to_have_count(0, timeout=timeout)
+    expect(page.get_by_test_id("stStatusWidgetRunningIcon")).to_have_count(0, timeout=timeout)
+    page.wait_for_function(
+        "document.getAnimations().every(a => a.playState !== 'running'"
+        " || a.effect?.getComputedTiming().iterations === Infinity)",
+        timeout=timeout,
+    )
+
+
+def wait_for_layout(page: Page, timeout: float = RUN_MS) -> None:
+    """Wait until the web fonts have loaded, so widths and clipping are measured on the final text."""
+    page.wait_for_function("document.fonts.status === 'loaded'", timeout=timeout)
+
+
+def wait_until(condition: Callable[[], Any], what: str, timeout: float = RUN_MS) -> Any:
+    """Poll ``condition`` until it returns something true (returned), for state no locator can watch (a
+    database row, the clipboard); fail after ``timeout`` ms, saying ``what`` never happened."""
+    deadline = time.monotonic() + timeout / 1000
+    while not (value := condition()):
+        if time.monotonic() > deadline:
+            pytest.fail(f"{what}: not within {timeout / 1000:.0f} s")
+        time.sleep(0.1)
+    return value
 
 
 # Markdown the page itself adds around escaped text: the mark on a question's word (letters and digits
@@ -161,7 +250,48 @@ def future_format(index: Path) -> None:
     path.write_text(json.dumps(data), "utf-8")
 
 
-DAMAGE = {"corrupt-vectors": damage_vectors, "truncated-passages": truncate_passages, "future-format": future_format}
+def edit_a_passage(index: Path) -> None:
+    """A word of the publisher's text changed in place: the counts all still agree."""
+    path = _generation(index) / "passages.jsonl"
+    text = path.read_text("utf-8")
+    word = re.search(r'"text": "(\w+)', text)
+    assert word is not None
+    path.write_text(text.replace(word.group(0), word.group(0) + "-EDITED", 1), "utf-8")
+
+
+def flip_vector_bytes(index: Path) -> None:
+    """16 bytes inside the vector file flipped: FAISS still reads it, the scores silently change."""
+    path = _generation(index) / "vectors.faiss"
+    data = bytearray(path.read_bytes())
+    at = len(data) - 64
+    data[at : at + 16] = bytes(b ^ 0xFF for b in data[at : at + 16])
+    path.write_bytes(bytes(data))
+
+
+def edit_the_manifest(index: Path) -> None:
+    """A setting changed by hand in manifest.json."""
+    import json
+
+    path = _generation(index) / "manifest.json"
+    data = json.loads(path.read_text("utf-8"))
+    data["query_prefix"] = "query: "
+    path.write_text(json.dumps(data), "utf-8")
+
+
+def loop_the_current_link(index: Path) -> None:
+    (index / "current").unlink()
+    os.symlink("current", index / "current")
+
+
+DAMAGE = {
+    "corrupt-vectors": damage_vectors,
+    "truncated-passages": truncate_passages,
+    "future-format": future_format,
+    "edited-passage": edit_a_passage,
+    "flipped-vector-bytes": flip_vector_bytes,
+    "edited-manifest": edit_the_manifest,
+    "looping-current": loop_the_current_link,
+}
 
 
 @pytest.fixture
@@ -218,3 +348,19 @@ def real_searcher(real_index: Path, real_embedder):
     from passage_search.search.searcher import Searcher
 
     return Searcher(real_index, embedder=real_embedder)
+
+
+def edit_manifest(index: Path, **changes: Any) -> None:
+    """Change fields of an index's manifest as a build would have written them (a fresh digest).
+
+    For tests of what an index built differently does; a hand edit (no fresh digest) is refused on load.
+    """
+    import json
+
+    from passage_search.index.manifest import Manifest, manifest_text, resolve
+
+    path = resolve(index) / "manifest.json"
+    data = json.loads(path.read_text("utf-8"))
+    data.pop("digest", None)
+    data.update(changes)
+    path.write_text(manifest_text(Manifest.from_json(data)), "utf-8")

@@ -20,20 +20,23 @@ from passage_search.app.cli_args import (
     add_milvus_arguments,
     add_rerank_arguments,
     one_thread,
+    printable,
     search_config,
 )
 from passage_search.app.cli_build import add_build_parser
 from passage_search.app.cli_eval import add_eval_parser
 from passage_search.app.cli_serve import add_serve_parser
-from passage_search.app.cli_tools import add_feedback_parser, add_milvus_parser
+from passage_search.app.cli_tools import add_feedback_parser, add_milvus_parser, add_verify_parser
 from passage_search.app.cli_train import add_train_parser
-from passage_search.errors import PassageSearchError
+from passage_search.errors import sentence
 
 
 def _add_search(sub: argparse._SubParsersAction, out: Path) -> None:
+    from passage_search.app.cli_args import positive
+
     p = sub.add_parser("search", help="search an index", description="Search an index for a question.")
     p.add_argument("question", help="the question, in quotes")
-    p.add_argument("-k", type=int, default=5, help="how many passages to show (default: 5)")
+    p.add_argument("-k", type=positive, default=5, help="how many passages to show (default: 5)")
     p.add_argument("--index", type=Path, default=out, help=f"index folder (default: {out})")
     p.add_argument("--model", default=None, help="model folder (default: the one the index was built with)")
     add_backend_argument(p)
@@ -55,6 +58,7 @@ def _add_search(sub: argparse._SubParsersAction, out: Path) -> None:
 
 
 def cmd_search(args: argparse.Namespace) -> int:
+    from passage_search.app.cli_args import escape_raw_controls
     from passage_search.search.confidence import NONE
     from passage_search.search.searcher import Searcher
 
@@ -67,21 +71,22 @@ def cmd_search(args: argparse.Namespace) -> int:
                         config=search_config(args), reranker=args.reranker)
     result = searcher.search(args.question, k=args.k, mode=args.mode)
     for notice in result.notices:
-        print(f"passage-search: {notice}", file=sys.stderr)
+        print(f"passage-search: {printable(notice)}", file=sys.stderr)
     if args.json:
-        print(json.dumps(result.to_json(), ensure_ascii=False, indent=2))
+        print(escape_raw_controls(json.dumps(result.to_json(), ensure_ascii=False, indent=2)))
         return EXIT_OK
     if result.message:  # related or nothing: the state's name first, so no hit reads as the answer
         after = (". The closest passages:" if result.confidence == NONE else ":") if result.hits else "."
         print(result.label + after)
         print()
+    # The corpus's words go to a terminal: an escape sequence in a page must not recolour or clear it.
     for hit in result:
         p = hit.passage
         rerank = f" rerank {hit.scores['rerank']:.2f}" if "rerank" in hit.scores else ""
-        print(f"{hit.rank}. [{hit.score:.3f}{rerank}] {p.breadcrumb}")
-        for line in p.text.splitlines():
+        print(f"{hit.rank}. [{hit.score:.3f}{rerank}] {printable(p.breadcrumb)}")
+        for line in printable(p.text).splitlines():
             print(f"   {line}" if line.strip() else "")
-        print(f"   Source: {p.source_line}\n")
+        print(f"   Source: {printable(p.source_line)}\n")
     return EXIT_OK
 
 
@@ -92,6 +97,7 @@ def parser(corpus: Path = Path("corpus"), out: Path = Path("index")) -> argparse
     add_build_parser(sub, corpus, out)
     _add_search(sub, out)
     add_serve_parser(sub, out)
+    add_verify_parser(sub, out)
     add_milvus_parser(sub, out)
     add_eval_parser(sub)
     add_feedback_parser(sub)
@@ -105,12 +111,12 @@ def run(args: argparse.Namespace) -> int:
         if getattr(args, "command", None) == "eval":
             one_thread()
         return int(args.func(args))
-    except PassageSearchError as exc:
-        print(f"passage-search: {exc}", file=sys.stderr)
-        return EXIT_USER_ERROR
     except KeyboardInterrupt:
         print("passage-search: interrupted.", file=sys.stderr)
         return 130
+    except Exception as exc:  # ours, or the file system's, FAISS's, numpy's: one sentence, never a traceback
+        print(f"passage-search: {printable(sentence(exc))}", file=sys.stderr)  # it may quote corpus file names
+        return EXIT_USER_ERROR
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from passage_search.app.cli_args import EXIT_OK, add_backend_argument, positive
+from passage_search.app.cli_args import EXIT_OK, add_backend_argument, positive, printable
 
 
 def add_build_parser(sub: argparse._SubParsersAction, corpus: Path, out: Path) -> None:
@@ -36,16 +36,21 @@ def add_build_arguments(p: argparse.ArgumentParser, corpus: Path, out: Path) -> 
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     ray = p.add_argument_group("distributed build (pip install 'passage-search[distributed]')")
     ray.add_argument(
-        "--engine", choices=("local", "ray"), default="local",
+        "--engine",
+        choices=("local", "ray"),
+        default="local",
         help="where passages are embedded: in this process (default) or on Ray; the index is the same",
     )
     ray.add_argument(
-        "--address", default=None,
+        "--address",
+        default=None,
         help="Ray cluster: auto, HOST:PORT or ray://HOST:10001 (default: $RAY_ADDRESS, else a local Ray for the build)",
     )
     ray.add_argument("--workers", type=positive, default=None, help="embedding actors (default: one per CPU)")
     ray.add_argument(
-        "--temp-dir", type=Path, default=None,
+        "--temp-dir",
+        type=Path,
+        default=None,
         help="session folder of the local Ray (default: a temporary folder, removed afterwards)",
     )
 
@@ -66,9 +71,16 @@ def cmd_build(args: argparse.Namespace) -> int:
     if args.if_stale and not args.force:
         # Every setting this build states, so --if-stale and the build's own check are one test.
         why = staleness(
-            args.corpus, args.out, model_fingerprint=embedder.fingerprint, max_tokens=embedder.max_tokens,
-            embed_headings=not args.no_headings, query_prefix=args.query_prefix, passage_prefix=args.passage_prefix,
-            overlap=OVERLAP, heading_weight=HEADING_WEIGHT, index_type=args.index_type,
+            args.corpus,
+            args.out,
+            model_fingerprint=embedder.fingerprint,
+            max_tokens=embedder.max_tokens,
+            embed_headings=not args.no_headings,
+            query_prefix=args.query_prefix,
+            passage_prefix=args.passage_prefix,
+            overlap=OVERLAP,
+            heading_weight=HEADING_WEIGHT,
+            index_type=args.index_type,
         )
         if why is None:
             print(f"The index at {args.out} is up to date with {args.corpus}.")
@@ -89,6 +101,8 @@ def cmd_build(args: argparse.Namespace) -> int:
         result = build_with_ray(args.corpus, args.out, embedder=embedder, **ray, **options)
     else:
         result = build_index(args.corpus, args.out, embedder=embedder, **options)
+    for note in result.notes:  # a distrusted previous index, leftovers of killed builds removed
+        print(printable(f"passage-search: {note}"), file=sys.stderr)
     docs = f"{result.documents} document{'s' if result.documents != 1 else ''}"
     reuse = f"{result.embedded} embedded and {result.reused} reused from the previous index"
     if result.up_to_date:
@@ -97,11 +111,48 @@ def cmd_build(args: argparse.Namespace) -> int:
             f"{reuse}, in {result.seconds:.1f} s (--force rebuilds it)."
         )
         return EXIT_OK
-    for name, reason in result.skipped:
-        print(f"skipped {name}: {reason}", file=sys.stderr)
     print(
         f"Indexed {docs} into {result.passages} passages in {result.seconds:.1f} s, {reuse}, "
         f"{result.resplit} document{'' if result.resplit == 1 else 's'} split anew "
-        f"({len(result.skipped)} file{'' if len(result.skipped) == 1 else 's'} skipped) -> {args.out}"
+        f"({skipped_summary(result.skipped)}) -> {args.out}"
     )
     return EXIT_OK
+
+
+# Lines of a corpus.jsonl listed one by one per file and problem; the rest are counted.
+LINES_SHOWN = 5
+
+
+def skipped_summary(skipped: list[tuple[str, str]]) -> str:
+    """List what the build skipped on stderr, each with its reason; return the counts for the summary line.
+
+    Whole files, then lines of BEIR corpus.jsonl files (``LineSkipped``), at most ``LINES_SHOWN`` per file
+    and problem. Names and reasons hold corpus text (file names, _ids), so they are printed without controls.
+    """
+    from collections import Counter
+
+    from passage_search.ingest.beir import COUNTED, LineSkipped
+
+    lines = [s for s in skipped if isinstance(s, LineSkipped)]
+    files = [s for s in skipped if not isinstance(s, LineSkipped)]
+    for name, reason in files:
+        print(printable(f"skipped {name}: {reason}"), file=sys.stderr)
+    kinds = Counter((line.file, line.problem) for line in lines)
+    shown: Counter[tuple[str, str]] = Counter()
+    for line in lines:
+        kind = (line.file, line.problem)
+        shown[kind] += 1
+        if shown[kind] <= LINES_SHOWN:
+            print(printable(f"skipped {line.name}: {line.reason}"), file=sys.stderr)
+        elif shown[kind] == kinds[kind]:
+            more = kinds[kind] - LINES_SHOWN
+            print(printable(f"skipped {more:,} more line{_s(more)} of {line.file}: {line.problem}"), file=sys.stderr)
+    out = f"{len(files)} file{_s(len(files))} skipped"
+    if lines:
+        problems = Counter(COUNTED.get(line.problem, line.problem) for line in lines)
+        out += f"; {len(lines):,} line{_s(len(lines))} skipped: " + ", ".join(f"{n:,} {p}" for p, n in problems.items())
+    return out
+
+
+def _s(n: int) -> str:
+    return "" if n == 1 else "s"

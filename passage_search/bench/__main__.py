@@ -1,9 +1,10 @@
-"""python -m passage_search.bench [--quick] [--corpus PATH] [--only build query scale page ray] [--json OUT]
+"""python -m passage_search.bench [--quick] [--corpus PATH] [--only build query scale page integrity ray] [--json OUT]
 
 Prints a table and writes JSON. Every part runs a baseline in the same process (plain
 sentence-transformers encode + FAISS Flat, as a newcomer would write it) and reports ratios to it,
 because these machines are noisy. The ``ray`` part (a local build against a Ray build of the same
-documents, by default the first 300) runs only when asked for with ``--only``.
+documents, by default the first 300) runs only when asked for with ``--only``. The ``integrity`` part times
+loading with and without the integrity checks, on the index just built or on ``--index``.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Any
 
 from passage_search.bench.common import REPO, SHARED, questions
 
-PARTS = ("build", "query", "scale", "page")
+PARTS = ("build", "query", "scale", "page", "integrity")
 # Asked for by name only: it needs the [distributed] extra, and its figures answer another question.
 EXTRA_PARTS = ("ray",)
 
@@ -42,6 +43,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--rerank-depth", type=int, default=20, help="fused hits the reranker rescores (default: 20)")
     ap.add_argument("--scale-sizes", default="10000,100000,1000000")
     ap.add_argument("--workdir", type=Path, default=None, help="where indexes are built (default: a temp folder)")
+    ap.add_argument("--index", type=Path, default=None,
+                    help="an index already built, for the integrity part (default: the one the build part builds)")
     ap.add_argument("--json", type=Path, default=REPO / "bench-out" / "bench.json")
     return ap.parse_args(argv)
 
@@ -72,7 +75,8 @@ def main(argv: list[str] | None = None) -> int:
         corpus = subset_corpus(corpus, args.docs, workdir)
         index = workdir / "index"
         asked = questions(args.queries)
-        if "build" in parts or "query" in parts or "page" in parts:
+        needs_build = "query" in parts or "page" in parts or ("integrity" in parts and args.index is None)
+        if "build" in parts or needs_build:
             print(f"building {corpus} ...", flush=True)
             report["build"] = run_build(corpus, workdir, baseline_sample=args.baseline_sample, backend=args.backend)
             _print_build(report["build"])
@@ -89,6 +93,11 @@ def main(argv: list[str] | None = None) -> int:
 
             report["page"] = run_page(index, asked, runs=args.page_runs)
             _print_page(report["page"])
+        if "integrity" in parts:
+            from passage_search.bench.integrity_bench import print_integrity, run_integrity
+
+            report["integrity"] = run_integrity(args.index or index, runs=3 if args.quick else 5)
+            print_integrity(report["integrity"])
         if "ray" in parts:
             from passage_search.bench.ray_bench import RAY_DOCS, print_ray, run_ray
 

@@ -125,6 +125,8 @@ def load_beir(
     docs: dict[str, Document] = {}
     for row in _jsonl(corpus_file, "BEIR document"):
         doc_id = str(row["_id"])
+        if doc_id in docs:  # the first of two documents with one _id counts, as in a build (ingest/beir.py)
+            continue
         docs[doc_id] = Document(doc_id, str(row.get("title") or ""), str(row.get("text") or ""))
     rows = list(_jsonl(queries or folder / "queries.jsonl", "query"))
     asked = {str(r["_id"]): str(r.get("text") or "") for r in rows}

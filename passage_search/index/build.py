@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -17,15 +16,11 @@ from passage_search.index.calibration import calibrate, probe_digest, probe_vect
 from passage_search.index.lexical import LexicalIndex
 from passage_search.index.lock import build_lock
 from passage_search.index.manifest import BuildKey, Manifest, ModelInfo, read_manifest, resolve
-from passage_search.index.store import (
-    Previous,
-    heading_paths,
-    previous_generation,
-    remove_leftovers,
-    stale_reason,
-    write_index,
-)
-from passage_search.ingest.readers import META_SUFFIX, TEXT_SUFFIXES, CorpusFile, corpus_files, read_corpus
+from passage_search.index.previous import Previous, previous_generation
+from passage_search.index.scan import corpus_fingerprint, scan_corpus
+from passage_search.index.store import heading_paths, stale_reason
+from passage_search.index.writer import remove_leftovers, write_index
+from passage_search.ingest.readers import read_corpus
 from passage_search.ingest.splitter import Reuse, split_documents
 from passage_search.passage import embedding_text
 
@@ -54,59 +49,6 @@ class BuildResult:
     resplit: int = 0
     # What the build noticed and worked around: a previous index it could not trust, leftovers it removed.
     notes: list[str] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class CorpusScan:
-    """Every file under a corpus, read once: its fingerprint, and the files with the bytes to parse."""
-
-    files: list[CorpusFile]
-    fingerprint: str
-
-    @property
-    def skipped(self) -> list[tuple[str, str]]:
-        return [(f.shown, f.reason) for f in self.files if f.reason is not None]
-
-
-def scan_corpus(corpus: Path, *, keep: bool = True) -> CorpusScan:
-    """Read every file under ``corpus`` once, hashing names, bytes and sidecar metadata as it goes.
-
-    ``keep``: hold on to the bytes of the text files to be parsed (and of sidecars), so the parse reads
-    nothing again. PDF and DOCX files are only hashed: their readers open the file themselves.
-    """
-    digest = hashlib.sha256()
-    files = []
-    for path, reason in corpus_files(corpus):
-        parsed = keep and reason is None
-        data = _hash_file(digest, corpus, path, keep=parsed and path.suffix.lower() in TEXT_SUFFIXES)
-        meta = _hash_file(digest, corpus, path.with_name(path.name.rsplit(".", 1)[0] + META_SUFFIX), keep=parsed)
-        files.append(CorpusFile(path, _shown(corpus, path), reason, data, meta))
-    return CorpusScan(files, digest.hexdigest()[:16])
-
-
-def _hash_file(digest: hashlib._Hash, corpus: Path, item: Path, *, keep: bool) -> bytes | None:
-    """Add ``item``'s path and bytes to ``digest`` if it is a file; its bytes if ``keep``."""
-    if not item.is_file():
-        return None
-    rel = item.relative_to(corpus) if corpus.is_dir() else Path(item.name)
-    # The path, not just the name: moving a file changes its document id.
-    digest.update(rel.as_posix().encode() + b"\0")
-    try:
-        with open(item, "rb") as fh:
-            if keep:
-                data = fh.read()
-                digest.update(data)
-                return data
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                digest.update(block)
-    except OSError:
-        digest.update(b"<unreadable>")
-    return None
-
-
-def corpus_fingerprint(corpus: Path) -> str:
-    """A hash of every file under the corpus (names and bytes), sidecar metadata included."""
-    return scan_corpus(corpus, keep=False).fingerprint
 
 
 def build_index(
@@ -232,9 +174,7 @@ def _build(
             ".pdf, .docx or BEIR corpus.jsonl files."
         )
     previous, distrust = (None, None) if force else previous_generation(out)
-    notes = (
-        [f"the previous index could not be trusted, only its intact files were reused: {distrust}"] if distrust else []
-    )
+    notes = [f"only the intact files of the previous index were reused: {distrust}"] if distrust else []
     # Unchanged documents keep their passages: splitting and counting tokens took two thirds of a rebuild
     # after a one-document edit.
     split = split_documents(
@@ -324,10 +264,6 @@ def _reuse(previous: Previous | None) -> Reuse | None:
     except Exception:  # whatever json or the file system raise
         return None
     return previous.split_of
-
-
-def _shown(corpus: Path, path: Path) -> str:
-    return str(path.relative_to(corpus)) if corpus.is_dir() else path.name
 
 
 def staleness(

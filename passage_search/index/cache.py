@@ -3,7 +3,7 @@
 A vector depends only on the model and the exact text it embedded (heading path and prefix included, see
 ``splitter.embedding_text``), so a rebuild looks every text up by its sha256 and embeds only the ones the
 previous generation did not hold. Nothing is stored besides the index itself: its plain vector arrays (or
-its FAISS files), reached only through ``store.Previous``, are the cache.
+its FAISS files), reached only through ``previous.Previous``, are the cache.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Protocol
 import numpy as np
 
 from passage_search.embed.base import Embedder
-from passage_search.index.store import Previous
+from passage_search.index.previous import Previous
 from passage_search.passage import embedding_text, text_hash
 
 

@@ -6,6 +6,7 @@ model is the splitter's job, not the readers'.
 
 from __future__ import annotations
 
+import errno
 import json
 import re
 from collections.abc import Iterable, Iterator
@@ -13,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from passage_search.errors import CorpusError
+from passage_search.ingest.beir import parse_beir_jsonl
+from passage_search.ingest.html import parse_html
 from passage_search.ingest.section import (  # defined apart so that pdf.py and docx.py need not import us
     Section,
     under_headings,
@@ -38,7 +41,7 @@ class ReadReport:
 
 @dataclass(frozen=True)
 class CorpusFile:
-    """A corpus file as a scan found it (build.scan_corpus), so that reading it needs no second read."""
+    """A corpus file as a scan found it (index.scan.scan_corpus), so that reading it needs no second read."""
 
     path: Path
     shown: str  # its name under the corpus, the document id of its sections
@@ -125,54 +128,6 @@ def _sections_from_items(
     return sections
 
 
-# ---- HTML: h1-h6 and block elements, parsed by BeautifulSoup -------------------------------------------
-
-_HEADINGS = ["h1", "h2", "h3", "h4", "h5", "h6"]
-_BLOCKS = ["p", "li", "pre", "blockquote", "td", "th", "dt", "dd", "figcaption", "caption"]
-
-
-def parse_html(text: str, *, doc_id: str, source: str, title: str = "", publisher: str = "") -> list[Section]:
-    from bs4 import BeautifulSoup  # imported here: only HTML corpora pay for it
-
-    soup = BeautifulSoup(text, "html.parser")
-    for tag in soup(["script", "style", "noscript", "template", "nav"]):
-        tag.decompose()
-    wanted = set(_HEADINGS) | set(_BLOCKS)
-    items: list[tuple[int, str] | str] = []
-    for el in soup.find_all(list(wanted)):
-        if any(parent.name in wanted for parent in el.parents):
-            continue  # its text is already part of the enclosing block
-        content = " ".join(el.get_text(" ").split())
-        if el.name in _HEADINGS:
-            items.append((int(el.name[1]), content))
-        elif content:
-            items.extend([content, ""])
-    h1 = next((it[1] for it in items if isinstance(it, tuple) and it[0] == 1 and it[1]), "")
-    page_title = " ".join(soup.title.get_text().split()) if soup.title else ""
-    title = title or h1 or page_title or doc_id
-    return _sections_from_items(items, doc_id=doc_id, source=source, title=title, publisher=publisher)
-
-
-# ---- BEIR corpus.jsonl: one document per line, its title used as the heading ---------------------------
-
-
-def parse_beir_jsonl(text: str, *, source: str, publisher: str = "") -> list[Section]:
-    sections = []
-    for lineno, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            doc = json.loads(line)
-            doc_id, body = str(doc["_id"]), str(doc.get("text") or "").strip()
-        except (ValueError, KeyError, TypeError) as exc:
-            raise CorpusError(f"{source} line {lineno} is not a BEIR document ({exc}); fix or remove it.") from exc
-        title = " ".join(str(doc.get("title") or "").split())
-        if body:
-            path = (title,) if title else (doc_id,)
-            sections.append(Section(doc_id, title or doc_id, path, body, source, publisher))
-    return sections
-
-
 # ---- files and folders ---------------------------------------------------------------------------------
 
 
@@ -188,23 +143,38 @@ def read_meta(path: Path, raw: bytes | None = None) -> dict[str, str]:
     return {k: str(v) for k, v in data.items()} if isinstance(data, dict) else {}
 
 
-def read_file(path: Path, *, doc_id: str, data: bytes | None = None, meta: bytes | None = None) -> list[Section]:
-    """The sections of one file; ``data`` and ``meta``: its bytes and its sidecar's, if already read."""
+def read_file(
+    path: Path,
+    *,
+    doc_id: str,
+    data: bytes | None = None,
+    meta: bytes | None = None,
+    skipped: list[tuple[str, str]] | None = None,
+    seen: dict[str, str] | None = None,
+) -> list[Section]:
+    """The sections of one file; ``data`` and ``meta``: its bytes and its sidecar's, if already read.
+
+    ``skipped`` and ``seen``: for a BEIR corpus.jsonl, the lines not indexed and the ``_id``s already read
+    (see ``parse_beir_jsonl``; ``doc_id`` names the file there).
+    """
     if path.suffix.lower() in DOCUMENT_SUFFIXES:
         return _read_document(path, doc_id=doc_id, meta=meta)
     kind = TEXT_SUFFIXES[path.suffix.lower()]
     raw = path.read_bytes() if data is None else data
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise CorpusError(f"{path} is not UTF-8 text (byte {exc.start}); convert it to UTF-8.") from exc
-    if "\x00" in text:
-        raise CorpusError(f"{path} looks binary (it contains NUL bytes).")
+    if kind == "jsonl":  # a line that is not UTF-8 (or holds a NUL) is skipped on its own, not the whole file
+        text = raw.decode("utf-8-sig", errors="surrogateescape")
+    else:
+        try:
+            text = raw.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise CorpusError(f"{path} is not UTF-8 text (byte {exc.start}); convert it to UTF-8.") from exc
+        if "\x00" in text:
+            raise CorpusError(f"{path} looks binary (it contains NUL bytes).")
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     fields = read_meta(path, meta)
     source, title, publisher = path.name, fields.get("title", ""), fields.get("publisher", "")
     if kind == "jsonl":
-        return parse_beir_jsonl(text, source=source, publisher=publisher)
+        return parse_beir_jsonl(text, source=source, publisher=publisher, skipped=skipped, seen=seen, name=doc_id)
     parse = {"txt": parse_txt, "md": parse_md, "html": parse_html}[kind]
     return parse(text, doc_id=doc_id, source=source, title=title, publisher=publisher)
 
@@ -222,10 +192,15 @@ def _read_document(path: Path, *, doc_id: str, meta: bytes | None = None) -> lis
 
 
 def corpus_files(root: Path) -> Iterator[tuple[Path, str | None]]:
-    """Every file under ``root`` in a stable order, with the reason it is skipped (None: it is read)."""
+    """Every file under ``root`` in a stable order, with the reason it is skipped (None: it is read).
+
+    A link is read only if it leads to a file inside ``root``: a corpus folder is what gets indexed and
+    served, so a link cannot bring in /etc/hostname or a home folder.
+    """
     if root.is_file():
         yield root, _skip_reason(root)
         return
+    inside = root.resolve()
     seen: set[Path] = set()
     for path in sorted(root.rglob("*")):
         rel = path.relative_to(root)
@@ -233,15 +208,41 @@ def corpus_files(root: Path) -> Iterator[tuple[Path, str | None]]:
             continue
         if path.is_dir():
             continue
-        if path.is_symlink() and not path.exists():
-            yield path, "a link to nothing (broken symlink)"
+        real, reason = _target(path, inside)
+        if reason is not None:
+            yield path, reason
             continue
-        real = path.resolve()
         if real in seen:
             yield path, "same file as one already read (symlink)"
             continue
         seen.add(real)
         yield path, _skip_reason(path)
+
+
+LOOP = "a link that leads round in a loop (symlink loop)"
+
+
+def _target(path: Path, inside: Path) -> tuple[Path, str | None]:
+    """Where ``path`` leads, and why it is not read: a link to nothing, in a loop, out of ``inside`` or to a
+    hidden file, or anything but a regular file."""
+    if path.is_symlink():
+        try:
+            real = path.resolve(strict=True)
+        except RuntimeError:  # Python 3.11 raises RuntimeError("Symlink loop ..."), later ones OSError(ELOOP)
+            return path, LOOP
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                return path, LOOP
+            return path, "a link to nothing (broken symlink)"
+        if not real.is_relative_to(inside):
+            return real, f"a link to a file outside the corpus folder ({real}); copy the file in to index it"
+        if any(part.startswith(".") for part in real.relative_to(inside).parts):
+            return real, "a link to a hidden file (hidden files and folders are not read)"
+    else:
+        real = path.resolve()
+    if not real.is_file():  # a pipe would hang the build, a device never end
+        return real, "not a regular file (a pipe, socket or device)"
+    return real, None
 
 
 def _skip_reason(path: Path) -> str | None:
@@ -266,7 +267,8 @@ def _is_blank(path: Path, data: bytes | None = None) -> bool:
 
 
 def read_corpus(root: Path, files: Iterable[CorpusFile] | None = None) -> ReadReport:
-    """Read every supported file under ``root``; unreadable files are skipped and reported.
+    """Read every supported file under ``root``; unreadable files, and lines of a BEIR corpus.jsonl that
+    cannot be indexed (``beir.LineSkipped``), are skipped and reported in ``ReadReport.skipped``.
 
     ``files``: the corpus's files as a scan already found (and read) them; by default, ``corpus_files``.
     """
@@ -275,13 +277,22 @@ def read_corpus(root: Path, files: Iterable[CorpusFile] | None = None) -> ReadRe
     report = ReadReport()
     if files is None:
         files = (CorpusFile(p, str(p.relative_to(root)) if root.is_dir() else p.name, r) for p, r in corpus_files(root))
+    beir_ids: dict[str, str] = {}  # every BEIR _id read so far, with where: one _id, one document
     for file in files:
         path, shown, reason = file.path, file.shown, file.reason
         if reason is not None:
             report.skipped.append((shown, reason))
             continue
+        lines: list[tuple[str, str]] = []  # lines of a corpus.jsonl not indexed (beir.LineSkipped)
+        doc_id = Path(shown).as_posix()
+        beir = TEXT_SUFFIXES.get(path.suffix.lower()) == "jsonl"
+        if not beir and doc_id in beir_ids:  # one id, one document: a file never merges into a BEIR document
+            report.skipped.append((shown, f"its name is already the _id of a document ({beir_ids[doc_id]}); rename it"))
+            continue
         try:
-            sections = read_file(path, doc_id=Path(shown).as_posix(), data=file.data, meta=file.meta)
+            sections = read_file(
+                path, doc_id=doc_id, data=file.data, meta=file.meta, skipped=lines, seen=beir_ids
+            )
         except CorpusError as exc:
             report.skipped.append((shown, str(exc)))
             continue
@@ -289,9 +300,13 @@ def read_corpus(root: Path, files: Iterable[CorpusFile] | None = None) -> ReadRe
             report.skipped.append((shown, f"cannot be read ({exc.strerror or exc})"))
             continue
         report.files.append(path)
+        report.skipped.extend(lines)
+        if not beir:
+            beir_ids.setdefault(doc_id, shown)  # a later BEIR line with this _id is a duplicate
         if not sections:
             blank = _is_blank(path, file.data)
-            report.skipped.append((shown, "the file is empty" if blank else "no text under any heading"))
+            why = "no document could be indexed" if lines else "no text under any heading"
+            report.skipped.append((shown, "the file is empty" if blank else why))
             continue
         report.documents += len({s.doc_id for s in sections})
         report.sections.extend(sections)

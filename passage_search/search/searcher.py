@@ -6,17 +6,19 @@ and lexical retrievers, fused). ``search`` returns one ``SearchResult``.
 
 from __future__ import annotations
 
+import numbers
 import time
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
+from typing import TypeGuard
 
 import numpy as np
 
 from passage_search.analysis import Vocabulary, load_vocabulary
 from passage_search.embed.base import Embedder
-from passage_search.errors import IndexMismatchError
+from passage_search.errors import IndexMismatchError, QueryError
 from passage_search.index.calibration import Calibration
 from passage_search.index.manifest import Manifest
 from passage_search.index.store import LoadedIndex, load_index
@@ -129,7 +131,8 @@ class Searcher:
             within: if given, only these passages (rows) are searched: a filter by document or topic.
             rerank: reorder the fused top ``config.rerank_depth`` hits with the reranker; None: the config's.
         Raises:
-            QueryError: the question is empty once cleaned, or the mode is unknown.
+            QueryError: the question is empty once cleaned, ``k`` is not a whole number of at least 1, the
+                mode is unknown, or ``within`` holds anything but rows of the index.
             ModelError: reranking was asked for and no reranker can be loaded.
         """
         cfg = self.config if rerank is None else replace(self.config, rerank=rerank)
@@ -152,6 +155,7 @@ class Searcher:
                 fusion, rerank) are added to it, for benchmarks.
         """
         started = time.perf_counter()
+        k, within = checked_request(k, within, len(self.passages))
         cfg = config or self.config
         if mode is not None:
             cfg = replace(cfg, mode=mode)
@@ -261,6 +265,31 @@ class Searcher:
             )
             for rank, (row, score) in enumerate(fused[:k], start=1)
         ]
+
+
+def checked_request(k: object, within: object, rows: int) -> tuple[int, frozenset[int] | None]:
+    """``k`` (at most ``rows``) and ``within`` as searched; ``QueryError`` in one sentence if either cannot be.
+
+    The mode is checked by ``SearchConfig``. A bool is no count, and row -1 is no row (not the last one).
+    """
+
+    def whole(value: object) -> TypeGuard[numbers.Integral]:
+        return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+    def shown(value: object) -> str:  # 7, not np.int64(7)
+        return str(int(value)) if whole(value) else repr(value)
+
+    if not whole(k) or k < 1:
+        raise QueryError(f"k must be a whole number of at least 1, not {shown(k)}.")
+    if within is None:
+        return min(int(k), rows), None
+    if isinstance(within, str | bytes) or not isinstance(within, Iterable):
+        raise QueryError(f"within must be a collection of passage rows, not a {type(within).__name__}.")
+    asked = list(within)
+    bad = [r for r in asked if not whole(r) or not 0 <= int(r) < rows]
+    if bad:
+        raise QueryError(f"within must hold passage rows from 0 to {rows - 1}, not {shown(bad[0])}.")
+    return min(int(k), rows), frozenset(int(r) for r in asked)
 
 
 @contextmanager

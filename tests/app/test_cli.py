@@ -241,7 +241,121 @@ def test_build_of_an_empty_folder_exits_1_with_one_line(fake_model, tmp_path, ca
     rc = main(["build", "--corpus", str(tmp_path / "corpus"), "--out", str(tmp_path / "idx"), "-q"])
     captured = capsys.readouterr()
     line = one_line_refusal(rc, captured.err)
-    assert line == f"passage-search: No passages found in {tmp_path / 'corpus'}; add .txt, .md, .html, .pdf, .docx " \
+    assert (
+        line == f"passage-search: No passages found in {tmp_path / 'corpus'}; add .txt, .md, .html, .pdf, .docx "
         "or BEIR corpus.jsonl files."
+    )
     assert captured.out == ""
     assert not (tmp_path / "idx" / "current").exists()
+
+
+# ---- what a build skips: lines of a corpus.jsonl, links out of the corpus --------------------------------------
+
+
+def _beir_lines(*docs: dict | str) -> str:
+    return "".join((d if isinstance(d, str) else json.dumps(d)) + "\n" for d in docs)
+
+
+def test_build_keeps_the_good_lines_of_a_corpus_jsonl_and_names_the_bad_ones(fake_model, tmp_path, capsys):
+    docs: list[dict | str] = [{"_id": f"d{i}", "title": f"Topic {i}", "text": f"Text number {i}."} for i in range(6)]
+    docs[2:2] = ["{not json"]
+    docs += [{"_id": "d1", "text": "A second d1."}, {"_id": "d7", "title": "No text"}]
+    corpus = write_tree(tmp_path / "corpus", {"corpus.jsonl": _beir_lines(*docs)})
+    assert main(["build", "--corpus", str(corpus), "--out", str(tmp_path / "idx"), "-q"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.startswith("Indexed 6 documents into ")
+    assert (
+        "(0 files skipped; 3 lines skipped: 1 not valid JSON, 1 with an _id already read (the first kept), "
+        "1 without text)" in captured.out
+    )
+    assert captured.err.strip().splitlines() == [
+        "skipped corpus.jsonl line 3: not valid JSON (Expecting property name enclosed in double quotes at column 2)",
+        'skipped corpus.jsonl line 8: duplicate _id ("d1", first at line 2, kept)',
+        'skipped corpus.jsonl line 9: no text (_id "d7")',
+    ]
+    assert sorted({p.doc_id for p in load_index(tmp_path / "idx").passages}) == [f"d{i}" for i in range(6)]
+
+
+def test_build_lists_a_few_bad_lines_of_each_kind_and_counts_the_rest(fake_model, tmp_path, capsys):
+    docs = [{"_id": "ok", "text": "Kept."}] + [{"_id": f"e{i}", "text": ""} for i in range(1200)]
+    corpus = write_tree(tmp_path / "corpus", {"corpus.jsonl": _beir_lines(*docs), "slides.pptx": b"PK"})
+    assert main(["build", "--corpus", str(corpus), "--out", str(tmp_path / "idx"), "-q"]) == 0
+    captured = capsys.readouterr()
+    assert "(1 file skipped; 1,200 lines skipped: 1,200 without text)" in captured.out
+    err = captured.err.strip().splitlines()
+    assert err[0] == "skipped slides.pptx: unsupported file type"
+    assert err[1:6] == [f'skipped corpus.jsonl line {n}: no text (_id "e{n - 2}")' for n in range(2, 7)]
+    assert err[6:] == ["skipped 1,195 more lines of corpus.jsonl: no text"]
+
+
+def test_build_skips_links_out_of_the_corpus_and_link_loops(fake_model, tiny_corpus, tmp_path, capsys):
+    outside = write_tree(tmp_path / "private", {"notes.txt": "Private\n\nNotes\n\nMy own notes, not for the index.\n"})
+    (tiny_corpus / "notes.txt").symlink_to(outside / "notes.txt")
+    (tiny_corpus / "loop.md").symlink_to("loop.md")
+    assert main(["build", "--corpus", str(tiny_corpus), "--out", str(tmp_path / "idx"), "-q"]) == 0
+    captured = capsys.readouterr()
+    assert "(2 files skipped)" in captured.out
+    assert captured.err.strip().splitlines() == [
+        "skipped loop.md: a link that leads round in a loop (symlink loop)",
+        f"skipped notes.txt: a link to a file outside the corpus folder ({outside / 'notes.txt'}); copy the file in to "
+        "index it",
+    ]
+    assert not any("notes" in p.text for p in load_index(tmp_path / "idx").passages)
+
+
+def test_build_summary_prints_file_names_without_their_control_characters(fake_model, tiny_corpus, tmp_path, capsys):
+    (tiny_corpus / "evil\x1b[2J\x07.pptx").write_bytes(b"PK")
+    assert main(["build", "--corpus", str(tiny_corpus), "--out", str(tmp_path / "idx"), "-q"]) == 0
+    err = capsys.readouterr().err
+    assert err == "skipped evil.pptx: unsupported file type\n"
+
+
+# ---- search: k, and corpus text that would drive the terminal -------------------------------------------------
+
+
+@pytest.mark.parametrize("k", ["0", "-1", "three", "2.5", ""])
+def test_search_k_below_one_or_not_a_number_is_a_usage_error(fake_model, fake_index, capsys, k):
+    with pytest.raises(SystemExit) as info:
+        main(["search", "surgery", "--index", str(fake_index), "-k", k])
+    assert info.value.code == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.strip().splitlines()[-1] == (
+        f"passage-search search: error: argument -k: expected a whole number of at least 1, got {k!r}"
+    )
+
+
+# JSON lets every control character through to a passage: escape sequences (CSI, OSC), BEL, CR, NUL, DEL, C1.
+ANSI_DOC = {
+    "_id": "p1",
+    "title": "Care\x1b[31m guide\x1b]0;pwned\x07",
+    "text": "Sleep\x1b[2J helps\r your\x9b2J body\x00 recover.\x7f\tWell.\nSecond\x1b[1A line.",
+}
+
+
+@pytest.fixture
+def ansi_index(tmp_path):
+    from passage_search.index.build import build_index
+
+    meta = json.dumps({"publisher": "Evil\x1b[5m Society"})
+    corpus = write_tree(tmp_path / "corpus", {"corpus.jsonl": json.dumps(ANSI_DOC), "corpus.meta.json": meta})
+    build_index(corpus, tmp_path / "idx", embedder=FakeEmbedder())
+    return tmp_path / "idx"
+
+
+def test_search_prints_corpus_text_without_escape_sequences_or_controls(fake_model, ansi_index, capsys):
+    assert main(["search", "sleep helps recover", "--index", str(ansi_index), "-k", "1"]) == 0
+    out = capsys.readouterr().out
+    assert not re.search(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]", out), repr(out)
+    assert "] Care guide\n" in out
+    assert "   Sleep helps your2J body recover.\tWell.\n   Second line.\n" in out
+    assert "Source: Evil Society — corpus.jsonl" in out
+
+
+def test_search_json_keeps_the_corpus_text_exactly_with_every_control_escaped(fake_model, ansi_index, capsys):
+    assert main(["search", "sleep helps recover", "--index", str(ansi_index), "-k", "1", "--json"]) == 0
+    out = capsys.readouterr().out
+    assert not re.search(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]", out), repr(out)
+    hit = json.loads(out)["hits"][0]
+    assert hit["text"] == next(p.text for p in load_index(ansi_index).passages if p.id == hit["id"])
+    assert "\x1b[2J" in hit["text"] and "\x9b" in hit["text"] and hit["publisher"] == "Evil\x1b[5m Society"

@@ -27,8 +27,18 @@ from passage_search.search.searcher import Searcher
 
 QUESTIONS = ["limb sparing surgery", "radiation before surgery", "nausea in the morning", "what is sarcoma"]
 RESULT_KEYS = {
-    "question", "mode", "confidence", "label", "message", "certainty", "corrections", "expansions", "notices",
-    "filtered", "ms", "hits",
+    "question",
+    "mode",
+    "confidence",
+    "label",
+    "message",
+    "certainty",
+    "corrections",
+    "expansions",
+    "notices",
+    "filtered",
+    "ms",
+    "hits",
 }
 HIT_KEYS = {"rank", "score", "id", "doc_id", "heading_path", "title", "text", "source", "publisher", "ranks", "scores"}
 
@@ -109,7 +119,12 @@ def test_k_and_mode_default_to_5_and_hybrid(client, searcher):
 
 
 ODD_QUESTIONS = [
-    "surgery\x00\x1b[31m", "🤒💊 chemo?", "ما هو العلاج الكيميائي", "化疗副作用", "the of and to", "?!.,;:",
+    "surgery\x00\x1b[31m",
+    "🤒💊 chemo?",
+    "ما هو العلاج الكيميائي",
+    "化疗副作用",
+    "the of and to",
+    "?!.,;:",
 ]
 
 
@@ -147,6 +162,9 @@ BAD_INPUT = {
     "k empty": ("/search?q=surgery&k=", K_ERROR),
     "k huge": ("/search?q=surgery&k=" + "9" * 40, K_ERROR),
     "k nul": ("/search?q=surgery&k=5%00", K_ERROR),
+    "k true": ("/search?q=surgery&k=true", K_ERROR),
+    "k nan": ("/search?q=surgery&k=nan", K_ERROR),
+    "k exponent": ("/search?q=surgery&k=1e1", K_ERROR),
     "mode unknown": ("/search?q=surgery&mode=fast", MODE_ERROR),
     "mode upper case": ("/search?q=surgery&mode=HYBRID", MODE_ERROR),
     "mode empty": ("/search?q=surgery&mode=", MODE_ERROR),
@@ -158,6 +176,17 @@ BAD_INPUT = {
 @pytest.mark.parametrize("url, sentence", BAD_INPUT.values(), ids=BAD_INPUT)
 def test_bad_input_gets_a_422_with_one_sentence(client, url, sentence):
     assert one_sentence_error(client.get(url), 422) == sentence
+
+
+def test_the_searchers_own_refusal_is_a_422_with_its_sentence(client, searcher, monkeypatch):
+    search = searcher.search
+
+    def with_a_bad_filter(q, **kwargs):
+        return search(q, **kwargs, within={-1})  # as a face that filtered wrongly would ask
+
+    monkeypatch.setattr(searcher, "search", with_a_bad_filter)
+    sentence = one_sentence_error(client.get("/search", params={"q": "surgery"}), 422)
+    assert sentence == f"within must hold passage rows from 0 to {len(searcher.passages) - 1}, not -1."
 
 
 def test_unknown_paths_and_methods_get_one_sentence(client):
@@ -325,7 +354,11 @@ def test_serve_refuses_a_port_in_use_in_one_sentence(tmp_path):
         started = time.perf_counter()
         done = subprocess.run(
             [sys.executable, "-m", "passage_search", "serve", "--port", str(port), "--index", str(tmp_path)],
-            cwd=REPO, capture_output=True, text=True, timeout=60, check=False,
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
         )
     assert done.returncode == 1
     assert done.stderr == (
@@ -373,7 +406,9 @@ def test_a_real_server_answers_on_loopback(real_index, real_searcher, tmp_path):
     with open(log, "wb") as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "passage_search", "serve", "--port", str(port), "--index", str(real_index)],
-            cwd=REPO, stdout=out, stderr=subprocess.STDOUT,
+            cwd=REPO,
+            stdout=out,
+            stderr=subprocess.STDOUT,
         )
         try:
             health = wait_until_ready(proc, f"{base}/healthz", log).json()

@@ -36,7 +36,7 @@ CHILD = textwrap.dedent(
     from pathlib import Path
     sys.path.insert(0, {tests!r})
     from conftest import FakeEmbedder
-    import passage_search.index.store as index
+    import passage_search.index.writer as index
     from passage_search.index.build import build_index
 
     class Slow(FakeEmbedder):

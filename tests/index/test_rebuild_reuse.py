@@ -184,23 +184,33 @@ def test_a_damaged_previous_split_is_never_reused_wrongly(beir, tmp_path, name, 
     assert_same_as_a_forced_build(beir, index, tmp_path, vectors=damage is not _swap_texts)
 
 
-def test_a_document_id_in_two_places_resplits_everything_in_full_build_order(beir, tmp_path):
-    (beir.parent / "more.jsonl").write_text(beir_line("d1", "About sarcoma again", "sarcoma", 4), "utf-8")
-    index = tmp_path / "index"
-    build(beir.parent, index)
-    edit_line(beir, "d5", " One more sentence.")
-    result = build(beir.parent, index)
-    assert result.resplit == 8  # d1's passages interleave with others': no reuse at all
-    assert_same_as_a_forced_build(beir.parent, index, tmp_path)
+def test_a_document_id_in_two_places_is_read_once_and_reported(beir, tmp_path):
+    # A BEIR _id that is a file's path, read after the file and before it: never one merged document.
+    (beir.parent / "guide.txt").write_text("Guide\n\nA file read before more.jsonl.\n", "utf-8")
+    (beir.parent / "notes.md").write_text("# Notes\n\nA file read after more.jsonl.\n", "utf-8")
+    lines = beir_line("guide.txt", "About sarcoma", "sarcoma", 4) + beir_line("notes.md", "Again", "sarcoma", 4)
+    (beir.parent / "more.jsonl").write_text(lines, "utf-8")
+    result = build(beir.parent, tmp_path / "index")
+    reasons = dict(result.skipped)
+    assert reasons["more.jsonl line 1"].startswith('duplicate _id ("guide.txt", first at guide.txt')
+    assert reasons["notes.md"] == "its name is already the _id of a document (more.jsonl line 2); rename it"
+    docs = {p.doc_id: p.text for p in load_index(tmp_path / "index").passages}
+    assert "read before more.jsonl" in docs["guide.txt"] and "Again" not in docs["guide.txt"]
+    assert "read after" not in docs["notes.md"]
 
 
 # ---- one read of every file ------------------------------------------------------------------------------
 
 
-def old_fingerprint(corpus: Path) -> str:
-    """The fingerprint as builds before the one-read scan computed it (indexes built then must stay current)."""
+def two_read_fingerprint(corpus: Path) -> str:
+    """The fingerprint by its definition, every file read again: path and bytes of each file read (and of its
+    sidecar), path and reason of each file skipped."""
     digest = hashlib.sha256()
-    for path, _reason in corpus_files(corpus):
+    for path, reason in corpus_files(corpus):
+        shown = path.relative_to(corpus).as_posix() if corpus.is_dir() else path.name
+        if reason is not None:
+            digest.update(f"{shown}\0skipped: {reason}\0".encode())
+            continue
         for item in [path, path.with_name(path.name.rsplit(".", 1)[0] + META_SUFFIX)]:
             if item.is_file():
                 rel = item.relative_to(corpus) if corpus.is_dir() else Path(item.name)
@@ -209,12 +219,17 @@ def old_fingerprint(corpus: Path) -> str:
     return digest.hexdigest()[:16]
 
 
-def test_the_fingerprint_is_unchanged(tiny_corpus, beir):
+def test_the_one_read_scan_gives_the_fingerprint_by_its_definition(tiny_corpus, beir):
     write_tree(tiny_corpus, {"sub/notes.md": "# Notes\n\nText.\n", "image.png": b"\x89PNG", "sub/a.b.txt": "Hi.\n"})
     (tiny_corpus / "sub" / "a.b.meta.json").write_text('{"title": "A"}', "utf-8")
     os.symlink(tiny_corpus / "diet.md", tiny_corpus / "link.md")
     for corpus in (tiny_corpus, beir):
-        assert corpus_fingerprint(corpus) == old_fingerprint(corpus)
+        assert corpus_fingerprint(corpus) == two_read_fingerprint(corpus)
+    before = corpus_fingerprint(tiny_corpus)
+    (tiny_corpus / "image.png").write_bytes(b"\x89PNG other bytes")  # skipped: its bytes do not count
+    assert corpus_fingerprint(tiny_corpus) == before
+    (tiny_corpus / "sub" / "notes.md").write_text("# Notes\n\nOther text.\n", "utf-8")
+    assert corpus_fingerprint(tiny_corpus) != before
 
 
 def test_a_build_reads_each_corpus_file_once(tiny_corpus, tmp_path, monkeypatch):
@@ -232,7 +247,7 @@ def test_a_build_reads_each_corpus_file_once(tiny_corpus, tmp_path, monkeypatch)
     for _ in range(2):  # a full build, then an up-to-date one
         opened.clear()
         build(tiny_corpus, tmp_path / "index")
-        assert sorted(opened) == ["diet.md", "notes.xyz", "sarcoma.meta.json", "sarcoma.txt"]
+        assert sorted(opened) == ["diet.md", "sarcoma.meta.json", "sarcoma.txt"]  # a skipped file: never
 
 
 # ---- one definition of "up to date" ---------------------------------------------------------------------

@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from conftest import CORPUS, REPO, TITLE, write_tree
@@ -54,10 +55,7 @@ def test_txt_title_line_and_headings_become_heading_paths():
     ]
     assert all(s.title == TITLE and s.doc_id == "seed.txt" for s in sections)
     surgery = by_path(sections)[(TITLE, "Surgery for soft tissue sarcoma")]
-    assert (
-        surgery.text
-        == "Surgery is the main treatment for soft tissue sarcoma. Learn about limb-sparing surgery."
-    )
+    assert surgery.text == "Surgery is the main treatment for soft tissue sarcoma. Learn about limb-sparing surgery."
 
 
 def test_txt_heading_without_body_yields_no_passage():
@@ -74,9 +72,7 @@ def test_txt_bullets_are_body_of_their_section():
 
 
 def test_txt_phone_and_copyright_line_stays_in_the_disclaimer():
-    disclaimer = by_path(parse_txt(SEED_TXT, doc_id="seed.txt", source="seed.txt"))[
-        (TITLE, "Medical disclaimer")
-    ]
+    disclaimer = by_path(parse_txt(SEED_TXT, doc_id="seed.txt", source="seed.txt"))[(TITLE, "Medical disclaimer")]
     assert disclaimer.text == (
         "The information does not replace your relationship with your doctor.\n\n"
         "1-888-939-3333 | | © 2024 Canadian Cancer Society"
@@ -188,6 +184,34 @@ def test_html_script_and_style_are_dropped():
         assert leaked not in text
 
 
+def test_html_text_outside_block_elements_is_indexed():
+    page = """<html><head><title>Tab title</title></head><body><h1>Chemotherapy</h1>Loose text in the body.
+    <div>A div <span>with a span</span> and <b>bold</b> words.</div>
+    <div><div>Nested div text.</div><p>A paragraph.</p>Text after it.</div>
+    <span>A lone span.</span><!-- a comment --><div>Call us<br>any day.</div></body></html>"""
+    sections = by_path(parse_html(page, doc_id="c.html", source="c.html"))
+    assert sections[("Chemotherapy",)].text == (
+        "Loose text in the body.\n\nA div with a span and bold words.\n\nNested div text.\n\nA paragraph.\n\n"
+        "Text after it.\n\nA lone span.\n\nCall us any day."
+    )
+
+
+def test_html_page_header_footer_nav_and_buttons_are_dropped_but_an_articles_header_is_kept():
+    page = """<body><header><div>Site banner</div><p>Donate now</p></header><nav>Home | About</nav>
+    <main><article><header><h1>Surgery</h1><p>Reviewed 2024</p></header><div>Surgery removes the tumour.</div>
+    <button>Print this page</button><footer>Article notes.</footer></article></main>
+    <footer><p>Site footer</p><div>© Example</div></footer></body>"""
+    sections = parse_html(page, doc_id="s.html", source="s.html")
+    text = "\n".join(s.text for s in sections)
+    assert [s.heading_path for s in sections] == [("Surgery",)]
+    assert text == "Reviewed 2024\n\nSurgery removes the tumour.\n\nArticle notes."
+
+
+def test_deeply_nested_html_is_read_not_a_crash():
+    page = "<div>" * 5000 + "Deep text." + "</div>" * 5000
+    assert [s.text for s in parse_html(page, doc_id="d.html", source="d.html")] == ["Deep text."]
+
+
 def test_html_paragraph_inside_list_item_is_not_duplicated():
     side = by_path(parse_html(HTML, doc_id="c.html", source="c.html"))[("Chemotherapy", "Side effects")]
     assert side.text.count("Feeling tired") == 1
@@ -204,29 +228,100 @@ def test_beir_title_becomes_heading_and_id_becomes_doc_id():
         {"_id": "doc-3", "title": "Empty", "text": ""},
     ]
     text = "\n".join(json.dumps(d) for d in lines) + "\n\n"
-    sections = parse_beir_jsonl(text, source="corpus.jsonl")
+    skipped: list = []
+    sections = parse_beir_jsonl(text, source="corpus.jsonl", skipped=skipped)
     assert [(s.doc_id, s.heading_path, s.text) for s in sections] == [
         ("doc-1", ("Stage 4 sarcoma",), "Chemotherapy may be offered."),
         ("doc-2", ("doc-2",), "Untitled text."),
     ]
     assert sections[0].title == "Stage 4 sarcoma"
+    assert skipped == [("corpus.jsonl line 3", 'no text (_id "doc-3")')]
 
 
 @pytest.mark.parametrize("bad", ["{not json", '{"title": "no id", "text": "x"}', "[1, 2]"])
-def test_beir_bad_line_raises_corpus_error_naming_the_line(bad):
+def test_beir_bad_line_raises_corpus_error_naming_the_line_when_nothing_can_report_it(bad):
     text = json.dumps({"_id": "ok", "text": "fine"}) + "\n" + bad + "\n"
     with pytest.raises(CorpusError, match="line 2"):
         parse_beir_jsonl(text, source="corpus.jsonl")
 
 
-def test_beir_file_with_bad_line_is_skipped_with_reason(tmp_path):
+def beir(*docs: dict | str) -> str:
+    """corpus.jsonl text: one line per document (a str is written as it is)."""
+    return "".join((d if isinstance(d, str) else json.dumps(d)) + "\n" for d in docs)
+
+
+def test_a_bad_beir_line_is_skipped_by_line_number_and_the_good_lines_are_kept(tmp_path):
+    docs: list[dict | str] = [{"_id": f"d{i}", "title": f"Topic {i}", "text": f"Text {i}."} for i in range(6)]
+    docs.insert(2, '{"_id": "d9", "text": "cut short')
+    root = write_tree(tmp_path / "c", {"corpus.jsonl": beir(*docs), "ok.txt": "Hello there.\n"})
+    report = read_corpus(root)
+    assert report.documents == 7
+    assert sorted(s.doc_id for s in report.sections) == ["d0", "d1", "d2", "d3", "d4", "d5", "ok.txt"]
+    assert report.skipped == [("corpus.jsonl line 3", "not valid JSON (Unterminated string starting at column 23)")]
+
+
+BAD_LINES = {
+    "not JSON": (b"{oops", "not valid JSON (Expecting property name enclosed in double quotes at column 2)"),
+    "an array": (b"[1, 2]", "not a BEIR document (a JSON array, not an object)"),
+    "no _id": (b'{"title": "T", "text": "x"}', "not a BEIR document (no _id)"),
+    "null _id": (b'{"_id": null, "text": "x"}', "not a BEIR document (no _id)"),
+    "true _id": (b'{"_id": true, "text": "x"}', "not a BEIR document (_id is true)"),
+    "text a list": (b'{"_id": "a", "text": ["x"]}', "not a BEIR document (text is a JSON array, not a string)"),
+    "latin-1 byte": ('{"_id": "a", "text": "café"}'.encode("latin-1"), "not UTF-8 text (byte 25 of the line)"),
+    "raw NUL": (b'{"_id": "a", "text": "x\x00y"}', "not valid JSON (Invalid control character at column 24)"),
+    "nested too deep": (b"[" * 100_000, "not valid JSON (a value Python's JSON reader refuses)"),
+}
+
+
+@pytest.mark.parametrize("line, reason", BAD_LINES.values(), ids=BAD_LINES)
+def test_each_kind_of_bad_beir_line_is_named_and_costs_only_itself(tmp_path, line, reason):
+    first, last = beir({"_id": "a1", "text": "First."}).encode(), beir({"_id": "a2", "text": "Last."}).encode()
+    root = write_tree(tmp_path / "c", {"corpus.jsonl": first + line + b"\n" + last})
+    report = read_corpus(root)
+    assert [s.doc_id for s in report.sections] == ["a1", "a2"]
+    assert report.skipped == [("corpus.jsonl line 2", reason)]
+
+
+def test_a_repeated_beir_id_keeps_the_first_and_is_reported_even_across_files(tmp_path):
     root = write_tree(
-        tmp_path / "c", {"corpus.jsonl": '{"_id": "a", "text": "x"}\n{oops\n', "ok.txt": "Hello.\n"}
+        tmp_path / "c",
+        {
+            "a/corpus.jsonl": beir({"_id": "d1", "text": "First."}, {"_id": "d1", "text": "Second."}),
+            "b/corpus.jsonl": beir({"_id": "d1", "text": "Third."}, {"_id": "d2", "text": "Other."}),
+        },
     )
     report = read_corpus(root)
-    reasons = dict(report.skipped)
-    assert "corpus.jsonl" in reasons and "line 2" in reasons["corpus.jsonl"]
+    assert [(s.doc_id, s.text) for s in report.sections] == [("d1", "First."), ("d2", "Other.")]
+    assert report.documents == 2
+    assert report.skipped == [
+        ("a/corpus.jsonl line 2", 'duplicate _id ("d1", first at line 1, kept)'),
+        ("b/corpus.jsonl line 1", 'duplicate _id ("d1", first at a/corpus.jsonl line 1, kept)'),
+    ]
+
+
+def test_beir_documents_without_text_are_reported(tmp_path):
+    corpus = beir({"_id": "a", "title": "Only a title"}, {"_id": "b", "text": "  "}, {"_id": "c", "text": "Kept."})
+    report = read_corpus(write_tree(tmp_path / "c", {"corpus.jsonl": corpus}))
+    assert [s.doc_id for s in report.sections] == ["c"]
+    assert report.skipped == [
+        ("corpus.jsonl line 1", 'no text (_id "a")'),
+        ("corpus.jsonl line 2", 'no text (_id "b")'),
+    ]
+
+
+def test_a_beir_file_with_no_good_line_is_skipped_after_its_lines(tmp_path):
+    root = write_tree(tmp_path / "c", {"corpus.jsonl": "{oops\n", "ok.txt": "Hello there.\n"})
+    report = read_corpus(root)
     assert [s.doc_id for s in report.sections] == ["ok.txt"]
+    assert [name for name, _ in report.skipped] == ["corpus.jsonl line 1", "corpus.jsonl"]
+    assert report.skipped[1] == ("corpus.jsonl", "no document could be indexed")
+
+
+def test_a_line_separator_inside_a_beir_text_does_not_split_the_line(tmp_path):
+    text = "Before\u2028after\x85end."
+    root = write_tree(tmp_path / "c", {"corpus.jsonl": json.dumps({"_id": "a", "text": text}, ensure_ascii=False)})
+    report = read_corpus(root)
+    assert report.skipped == [] and [s.text for s in report.sections] == [text]
 
 
 # ---- files and folders ----------------------------------------------------------------------------------
@@ -370,8 +465,12 @@ def test_an_unreadable_file_is_skipped_with_a_reason_and_the_rest_is_read(tmp_pa
     )
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     done = subprocess.run(
-        [sys.executable, "-c", code, str(corpus)], capture_output=True, text=True, env=env,
-        preexec_fn=_without_root_overrides, timeout=120,
+        [sys.executable, "-c", code, str(corpus)],
+        capture_output=True,
+        text=True,
+        env=env,
+        preexec_fn=_without_root_overrides,
+        timeout=120,
     )
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
@@ -414,12 +513,67 @@ def test_a_truly_empty_folder_is_refused_in_one_sentence(tmp_path):
 
 
 def test_a_second_link_to_the_same_file_is_skipped(tmp_path):
-    outside = write_tree(tmp_path / "elsewhere", {"page.txt": "Care\n\nRest\n\nSleep helps your body recover.\n"})
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
-    (corpus / "a.txt").symlink_to(outside / "page.txt")
-    (corpus / "b.txt").symlink_to(outside / "page.txt")
+    corpus = write_tree(tmp_path / "corpus", {"pages/page.txt": "Care\n\nRest\n\nSleep helps your body recover.\n"})
+    (corpus / "a.txt").symlink_to(corpus / "pages" / "page.txt")
+    (corpus / "b.txt").symlink_to("pages/page.txt")
     report = read_corpus(corpus)
     assert report.documents == 1
     assert {s.doc_id for s in report.sections} == {"a.txt"}
-    assert report.skipped == [("b.txt", "same file as one already read (symlink)")]
+    assert report.skipped == [
+        ("b.txt", "same file as one already read (symlink)"),
+        ("pages/page.txt", "same file as one already read (symlink)"),
+    ]
+
+
+def test_a_link_to_a_file_outside_the_corpus_is_skipped(tmp_path):
+    outside = write_tree(tmp_path / "elsewhere", {"secret.txt": "Private\n\nNotes\n\nNot for the index.\n"})
+    corpus = write_tree(tmp_path / "corpus", {"ok.txt": "Care\n\nRest\n\nSleep helps your body recover.\n"})
+    (corpus / "secret.txt").symlink_to(outside / "secret.txt")
+    (corpus / "hostname.txt").symlink_to("/etc/hostname")
+    (corpus / "up.txt").symlink_to("../elsewhere/secret.txt")
+    report = read_corpus(corpus)
+    assert [s.doc_id for s in report.sections] == ["ok.txt"]
+
+    def why(target: Path) -> str:
+        return f"a link to a file outside the corpus folder ({target.resolve()}); copy the file in to index it"
+
+    skipped = [("secret.txt", why(outside / "secret.txt")), ("up.txt", why(outside / "secret.txt"))]
+    if Path("/etc/hostname").is_file():
+        skipped.insert(0, ("hostname.txt", why(Path("/etc/hostname"))))
+    assert report.skipped[-len(skipped) :] == skipped
+
+
+def test_a_link_to_a_hidden_file_of_the_corpus_is_skipped_like_the_file(tmp_path):
+    corpus = write_tree(tmp_path / "corpus", {".drafts/draft.txt": "Draft\n\nNotes\n\nNot ready yet.\n"})
+    (corpus / "draft.txt").symlink_to(".drafts/draft.txt")
+    report = read_corpus(corpus)
+    assert report.sections == []
+    assert report.skipped == [("draft.txt", "a link to a hidden file (hidden files and folders are not read)")]
+
+
+def test_a_corpus_reached_through_a_link_still_reads_its_own_links(tmp_path):
+    real = write_tree(tmp_path / "real", {"pages/page.txt": "Care\n\nRest\n\nSleep helps your body recover.\n"})
+    (real / "link.txt").symlink_to(real / "pages" / "page.txt")
+    (tmp_path / "corpus").symlink_to(real)
+    report = read_corpus(tmp_path / "corpus")
+    assert [s.doc_id for s in report.sections] == ["link.txt"]
+
+
+def test_link_loops_are_skipped_with_a_reason_not_a_hang(tmp_path):
+    corpus = write_tree(tmp_path / "corpus", {"ok.txt": "Care\n\nRest\n\nSleep helps your body recover.\n"})
+    (corpus / "self.txt").symlink_to("self.txt")
+    (corpus / "a.md").symlink_to("b.md")
+    (corpus / "b.md").symlink_to("a.md")
+    (corpus / "dir").symlink_to("dir")  # a folder that is a loop
+    report = read_corpus(corpus)
+    assert [s.doc_id for s in report.sections] == ["ok.txt"]
+    loop = "a link that leads round in a loop (symlink loop)"
+    assert report.skipped == [("a.md", loop), ("b.md", loop), ("dir", loop), ("self.txt", loop)]
+
+
+def test_a_named_pipe_is_skipped_not_waited_on(tmp_path):
+    corpus = write_tree(tmp_path / "corpus", {"ok.txt": "Care\n\nRest\n\nSleep helps your body recover.\n"})
+    os.mkfifo(corpus / "pipe.txt")
+    report = read_corpus(corpus)
+    assert [s.doc_id for s in report.sections] == ["ok.txt"]
+    assert report.skipped == [("pipe.txt", "not a regular file (a pipe, socket or device)")]

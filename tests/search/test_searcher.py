@@ -5,6 +5,7 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
+import numpy as np
 import pytest
 from conftest import FakeEmbedder, write_tree
 
@@ -32,9 +33,48 @@ def test_k_larger_than_the_index_returns_every_passage_once(searcher):
     assert len({h.passage.id for h in hits}) == len(searcher.passages)
 
 
-@pytest.mark.parametrize("k", [0, -1])
-def test_k_below_one_returns_nothing(searcher, k):
-    assert searcher.search("sarcoma surgery", k=k).hits == ()
+BAD_K = {"0": 0, "-1": -1, "str": "3", "float": 2.5, "nan": float("nan"), "bool": True, "None": None}
+
+
+@pytest.mark.parametrize("k", BAD_K.values(), ids=BAD_K)
+def test_k_that_is_not_a_whole_number_of_at_least_one_is_refused_in_one_sentence(searcher, k):
+    with pytest.raises(QueryError) as info:
+        searcher.search("sarcoma surgery", k=k)
+    assert str(info.value) == f"k must be a whole number of at least 1, not {k!r}."
+
+
+def test_k_may_be_a_numpy_integer(searcher):
+    assert len(searcher.search("sarcoma surgery", k=np.int64(2))) == 2
+
+
+@pytest.mark.parametrize("mode", ["fast", "HYBRID", "", 5])
+def test_an_unknown_mode_is_refused_in_one_sentence(searcher, mode):
+    with pytest.raises(QueryError) as info:
+        searcher.search("sarcoma surgery", mode=mode)
+    assert str(info.value) == f"Unknown search mode {mode!r}; choose one of dense, lexical, hybrid."
+
+
+def test_within_searches_only_those_rows(searcher):
+    hits = searcher.search("sarcoma surgery", k=10, within={0, np.int64(2)})
+    assert {h.passage.id for h in hits} <= {searcher.passages[0].id, searcher.passages[2].id}
+    assert hits.filtered
+
+
+BAD_ROWS = {"-1": -1, "past the end": 10_000, "str": "1", "float": 0.5, "bool": True, "None": None}
+
+
+@pytest.mark.parametrize("row", BAD_ROWS.values(), ids=BAD_ROWS)
+def test_within_refuses_anything_but_rows_of_the_index(searcher, row):
+    last = len(searcher.passages) - 1
+    with pytest.raises(QueryError) as info:
+        searcher.search("sarcoma surgery", within={0, row})
+    assert str(info.value) == f"within must hold passage rows from 0 to {last}, not {row!r}."
+
+
+@pytest.mark.parametrize("within", [3, "12"])
+def test_within_must_be_a_collection(searcher, within):
+    with pytest.raises(QueryError, match=r"^within must be a collection of passage rows, not a (int|str)\.$"):
+        searcher.search("sarcoma surgery", within=within)
 
 
 def test_k_limits_the_number_of_hits(searcher):
