@@ -9,7 +9,7 @@ import streamlit as st
 
 from passage_search.app import page
 from passage_search.app.markdown import escape_markdown
-from passage_search.errors import PassageSearchError, QueryError
+from passage_search.errors import PassageSearchError, QueryError, sentence
 from passage_search.eval.feedback import FeedbackStore, feedback_path
 from passage_search.ingest.notices import Notices, corpus_notices, first_sentence
 from passage_search.search.confidence import ANSWER, NONE, RELATED
@@ -75,39 +75,41 @@ generation = current_generation(str(INDEX_DIR))
 try:
     try:
         searcher = load_searcher(str(INDEX_DIR), generation)
-    except PassageSearchError:
+    except Exception:
         # A build may have swapped in a new generation (and removed this one) between the two steps.
         if current_generation(str(INDEX_DIR)) == generation:
             raise
         generation = current_generation(str(INDEX_DIR))
         searcher = load_searcher(str(INDEX_DIR), generation)
-except PassageSearchError as exc:
+    notices = page_notices(str(INDEX_DIR), generation)
+    corpus = page_corpus(str(INDEX_DIR), generation)
+except Exception as exc:  # ours, or the disk, FAISS or numpy on a damaged index: one sentence, no traceback
     st.title("Passage search")
-    st.error(escape_markdown(str(exc)))  # the message quotes the index folder's path
+    st.error(escape_markdown(sentence(exc)))  # the message quotes the index folder's path
     st.info("Build the index from the bundled corpus with `python build_index.py`, then reload this page.")
     st.stop()
 
-notices = page_notices(str(INDEX_DIR), generation)
-corpus = page_corpus(str(INDEX_DIR), generation)
 store_path = feedback_path()
 store = feedback_store(str(store_path)) if store_path else None
 index_id = searcher.manifest.corpus_fingerprint
 
-st.title(escape_markdown(notices.titles[0]) if len(notices.titles) == 1 else "Patient information search")
+title = escape_markdown(notices.titles[0]) if len(notices.titles) == 1 else "Patient information search"
+st.title(title, anchor=False)  # anchor=False: no link is made of corpus text
 if notices.disclaimer:
     first = first_sentence(notices.disclaimer)
     phone = f"  \n**Support line: {escape_markdown(', '.join(notices.phones))}**" if notices.phones else ""
     st.info(escape_markdown(first) + phone, icon="ℹ️")
 
-why = stale_reason(str(INDEX_DIR), searcher.manifest.corpus, generation)
+try:
+    why = stale_reason(str(INDEX_DIR), searcher.manifest.corpus, generation)
+except Exception as exc:  # an unreadable corpus folder must not hide an index that works
+    why = sentence(exc).rstrip(".")
 if why:
     st.warning(f"The index may be out of date ({escape_markdown(why)}); rebuild it with `python build_index.py`.")
 
-# The question lives in the URL (?q=...), so a search can be bookmarked or sent to a colleague.
-query = st.text_input(
-    "Your question", key="q", bind="query-params", placeholder="Type a question in your own words, then Enter"
-)
-page.focus_question_box()
+# The question lives in the URL (?q=...), so a search can be bookmarked or sent to a colleague; the box holds
+# at most what the searcher reads, so a pasted or linked 10 MB question never reaches the URL or the search.
+query = page.question_box()
 
 with st.expander("Filters and options"):
     k = int(st.selectbox("Results", RESULT_COUNTS, index=1, key="k", bind="query-params"))
@@ -118,7 +120,11 @@ with st.expander("Filters and options"):
         "Topics", list(corpus.topics), "topics", "Search only under these top-level headings (none chosen: all)."
     )
     mode = st.radio(
-        "Ranking", MODES, index=MODES.index("hybrid"), key="mode", horizontal=True,
+        "Ranking",
+        MODES,
+        index=MODES.index("hybrid"),
+        key="mode",
+        horizontal=True,
         help="hybrid: meaning, headings and words together (best measured); dense: meaning only; "
         "lexical: words only (BM25).",
     )
@@ -128,25 +134,28 @@ if by_topic is not None:
     within = by_topic if within is None else within & by_topic
 
 result = None
-if (query or "").strip():
+if query.strip():
     try:
-        result = searcher.search(query or "", k=k, mode=mode, within=within)
+        result = searcher.search(query, k=k, mode=mode, within=within)
     except QueryError:
         result = None  # only control characters: nothing to search, so the examples below
-    except PassageSearchError as exc:
-        st.error(escape_markdown(str(exc)))
+    except Exception as exc:  # ours, or FAISS, numpy or the disk: one sentence, never a traceback
+        st.error(escape_markdown(sentence(exc)))
         st.stop()
 
 if result is not None:
-    for notice in result.notices:
+    for notice in page.notices(query, result.notices):
         st.info(escape_markdown(notice))
     count = f"{len(result)} passage{'' if len(result) == 1 else 's'} for" if result.confidence != NONE else "Searched"
     st.caption(f"{count} “{escape_markdown(result.question[:200])}” · {result.ms:.0f} ms")
     if st.session_state.get("feedback_error"):
         st.warning(f"Your feedback could not be saved: {escape_markdown(st.session_state.pop('feedback_error'))}")
     if not result.hits:
-        st.info("No passage matches this question" + (" within the chosen filters." if result.filtered else ".")
-                + " Try other words, or browse the topics below.")
+        st.info(
+            "No passage matches this question"
+            + (" within the chosen filters." if result.filtered else ".")
+            + " Try other words, or browse the topics below."
+        )
     elif result.confidence == NONE:
         st.info(
             f"**{result.label}.** These pages cover {escape_markdown(corpus.subject)}. "
@@ -159,14 +168,21 @@ if result is not None:
         if result.confidence == RELATED:
             st.info(f"**{result.label}.** The closest passages are below; if they don't help, try other words.")
         for hit in result:
-            page.card(hit, result.terms, searcher, question=result.question, store=store, index_id=index_id,
-                      best=result.confidence == ANSWER and hit.rank == 1)
+            page.card(
+                hit,
+                result.terms,
+                searcher,
+                question=result.question,
+                store=store,
+                index_id=index_id,
+                best=result.confidence == ANSWER and hit.rank == 1,
+            )
     if result.confidence != ANSWER:
         with st.expander("Browse topics", expanded=True):
             page.topic_browser(searcher, corpus)
 else:
     if corpus.examples:
-        st.pills("Example searches", corpus.examples, key="example", on_change=ask_example)
+        st.pills("Example searches", corpus.examples, key="example", on_change=ask_example, format_func=escape_markdown)
     st.header("Browse topics")
     page.topic_browser(searcher, corpus)
 

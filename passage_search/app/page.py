@@ -1,8 +1,9 @@
 """The parts of the search page, drawn with Streamlit; ``search_app.py`` puts them together.
 
 Every text from the corpus or the question goes through ``escape_markdown`` (or ``highlight_markdown``,
-which escapes too) before Streamlit sees it. The one piece of raw HTML, ``FOCUS_SCRIPT``, is a constant
-written here: no data ever reaches it.
+which escapes too) before Streamlit sees it, labels included: buttons, pills, expanders, captions and notices
+all render Markdown. The one piece of raw HTML, ``FOCUS_SCRIPT``, is a constant written here: no data ever
+reaches it.
 """
 
 from __future__ import annotations
@@ -15,11 +16,13 @@ from functools import cached_property
 import streamlit as st
 
 from passage_search.app.markdown import escape_markdown, highlight_markdown
+from passage_search.errors import sentence
 from passage_search.eval.feedback import FeedbackStore
 from passage_search.ingest.notices import is_notice
 from passage_search.passage import Hit, Passage
 from passage_search.search.confidence import ANSWER, LABELS
 from passage_search.search.highlight import preview
+from passage_search.search.query import MAX_QUERY_CHARS
 from passage_search.search.searcher import Searcher
 from passage_search.search.topics import Topic, document_label, example_searches, top_topic, topic_tree
 
@@ -31,10 +34,17 @@ MAX_LISTED_TOPICS = 60
 
 # Focus starts in the question box (Streamlit's text input has no autofocus), once per page load and only
 # when nothing else has focus, so a rerun never pulls focus away from a result someone tabbed to.
+# The box holds at most what the searcher reads (``max_chars``): Streamlit cuts a longer question from the
+# address or from a hand-made request on the server, and rejects a longer edit in the browser. A longer
+# paste is cut here instead, before the browser inserts it (a 10 MB paste took 14 s) and before Streamlit
+# copies it into the address and sends it (35 s more): white space folded, as the searcher folds it, then
+# cut to QUESTION_CHARS, so the page can say that the question was cut.
+QUESTION_CHARS = MAX_QUERY_CHARS
 FOCUS_SCRIPT = """<script>
 (() => {
+  const LABEL = 'input[aria-label="Your question"]';
   const focusBox = () => {
-    const box = window.document.querySelector('input[aria-label="Your question"]');
+    const box = window.document.querySelector(LABEL);
     if (!box) { return false; }
     const active = window.document.activeElement;
     if (!window.__passageSearchFocused && (!active || active === window.document.body)) { box.focus(); }
@@ -45,12 +55,59 @@ FOCUS_SCRIPT = """<script>
     const timer = setInterval(() => { if (focusBox()) { clearInterval(timer); } }, 100);
     setTimeout(() => clearInterval(timer), 10000);
   }
+  if (!window.__passageSearchBounded) {
+    window.__passageSearchBounded = true;
+    const LIMIT = 1000;  // QUESTION_CHARS
+    const bound = (text) => text.slice(0, 8 * LIMIT).replace(/\\s+/g, ' ').trim().slice(0, LIMIT);
+    const setValue = Object.getOwnPropertyDescriptor(window.HTMLInputElement.prototype, 'value').set;
+    const isBox = (el) => el instanceof window.HTMLInputElement && el.matches(LABEL);
+    // Capture phase on window: before the browser inserts a paste and before React reads the value for
+    // Streamlit. A paste that would make the question too long is cut and put in place of the selection.
+    window.addEventListener('paste', (event) => {
+      const box = event.target;
+      const text = event.clipboardData ? event.clipboardData.getData('text') : '';
+      if (!isBox(box) || box.value.length + text.length <= LIMIT) { return; }
+      event.preventDefault();
+      const start = box.selectionStart ?? box.value.length;
+      const end = box.selectionEnd ?? start;
+      setValue.call(box, bound(box.value.slice(0, start) + text + box.value.slice(end)));
+      box.dispatchEvent(new window.Event('input', { bubbles: true }));
+    }, true);
+    // Anything else that makes the box too long (a drop, autofill): cut before React sees it.
+    window.addEventListener('input', (event) => {
+      const box = event.target;
+      if (isBox(box) && box.value.length > LIMIT) { setValue.call(box, bound(box.value)); }
+    }, true);
+  }
 })();
 </script>"""
 
 
-def focus_question_box() -> None:
+def question_box() -> str:
+    """The question box, bound to the address (``?q=…``) so that a search can be bookmarked or sent on.
+
+    It holds at most QUESTION_CHARS characters, the most the searcher reads, however the question comes.
+    """
+    value = st.text_input(
+        "Your question",
+        key="q",
+        bind="query-params",
+        max_chars=QUESTION_CHARS,
+        placeholder="Type a question in your own words, then Enter",
+    )
     st.html(FOCUS_SCRIPT, unsafe_allow_javascript=True)
+    return value or ""
+
+
+# The searcher's own words for a question over its limit: a question that fills the box was (or may have
+# been) cut to it on the way in.
+CUT_NOTICE = f"Only the first {MAX_QUERY_CHARS:,} characters of your question were searched."
+
+
+def notices(question: str, result_notices: Sequence[str]) -> list[str]:
+    """What the page says above the results about how ``question`` was searched."""
+    cut = [CUT_NOTICE] if len(question) >= QUESTION_CHARS and CUT_NOTICE not in result_notices else []
+    return cut + list(result_notices)
 
 
 @dataclass
@@ -154,12 +211,16 @@ def feedback_key(question: str, hit: Hit, index_id: str) -> str:
 
 def _record(store: FeedbackStore, key: str, question: str, hit: Hit, index_id: str) -> None:
     value = st.session_state.get(key)
-    if value is None:  # the person took their judgment back: keep the earlier one (nothing identifies them)
-        return
+    given = key + "-stored"  # the judgment this session stored for the pair, so that it alone is taken back
     try:
+        if value is None:  # the thumb was clicked off: the judgment is taken back
+            if given in st.session_state:
+                store.withdraw(question, hit, helpful=st.session_state.pop(given))
+            return
         store.record(question, hit, helpful=value == 1, index_id=index_id)
+        st.session_state[given] = value == 1
     except Exception as exc:  # noqa: BLE001 - a feedback failure must never break the search
-        st.session_state["feedback_error"] = str(exc)
+        st.session_state["feedback_error"] = sentence(exc)
 
 
 def card(
@@ -204,7 +265,7 @@ def topic_browser(searcher: Searcher, corpus: Corpus) -> None:
         topic = next((t for t in corpus.headings if t.key == chosen), None)
         if topic is not None:
             st.button("All topics", icon=":material/arrow_back:", on_click=_choose_topic, args=(None,))
-            st.header(escape_markdown(topic.title))
+            st.header(escape_markdown(topic.title), anchor=False)  # no link made of corpus text
             for n, row in enumerate(topic.all_rows(), 1):
                 hit = Hit(searcher.passages[row], 0.0, n)
                 card(hit, (), searcher)

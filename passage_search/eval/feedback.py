@@ -2,7 +2,8 @@
 
 Off unless ``$PASSAGE_SEARCH_FEEDBACK`` names a database file; nothing is written anywhere when it is off.
 A judgment keeps the question, the passage and the label, plus the index it came from and the day (no
-time of day). Nothing that identifies the person is stored: no session, address, browser or name.
+time of day). Nothing that identifies the person is stored: no session, address, browser or name. A thumb
+clicked off again takes its judgment back (``withdraw``).
 Only the standard library is imported here, so the CLI's ``feedback`` commands stay instant.
 """
 
@@ -107,6 +108,29 @@ class FeedbackStore:
             assert conn is not None  # a writer always gets one
             with conn:  # one transaction: committed whole or rolled back
                 conn.execute(f"INSERT OR REPLACE INTO judgment ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", row)
+
+    def withdraw(self, query: str, hit: Hit, helpful: bool) -> bool:
+        """Remove the judgment that ``hit`` was (not) helpful for ``query``: the person clicked their thumb off.
+
+        Only a stored judgment with the same label is removed; one given since by someone else (the other
+        label) stays. Returns whether a judgment was removed.
+
+        Raises:
+            QueryError: the question is empty once cleaned.
+            FeedbackError: the file cannot be used (not SQLite, locked, unwritable).
+        """
+        from passage_search.search.query import clean_query  # see ``record``
+
+        if not isinstance(hit, Hit):
+            raise FeedbackError("Only a search hit can be judged.")
+        if not self.path.is_file():
+            return False
+        key = (clean_query(query), hit.passage.id, int(bool(helpful)))
+        with self._lock, self._connect(write=True) as conn:
+            assert conn is not None  # a writer always gets one
+            with conn:
+                cursor = conn.execute("DELETE FROM judgment WHERE query = ? AND passage_id = ? AND label = ?", key)
+        return cursor.rowcount > 0
 
     def judgments(self) -> list[Judgment]:
         """Every judgment, oldest day first."""

@@ -8,6 +8,8 @@ import pytest
 from conftest import DAMAGE, SEARCH_APP, live_markup, strip_own_markup
 from streamlit.testing.v1 import AppTest
 
+from passage_search.app.markdown import WORD_JOINER
+
 SURGERY = "Treatments for soft tissue sarcoma › Surgery for soft tissue sarcoma"
 HOSTILE = (
     "<script>alert(1)</script> [x](javascript:alert(1)) $x^2$ <img src=x onerror=alert(1)> "
@@ -16,8 +18,10 @@ HOSTILE = (
 
 
 def unescape(markdown: str) -> str:
-    """What a reader sees of escaped Markdown: the page's marks, backslash escapes and hard breaks removed."""
-    return re.sub(r"\\(.)", r"\1", strip_own_markup(markdown)).replace("  \n", "\n")
+    """What a reader sees of escaped Markdown: the page's marks, backslash escapes, hard breaks and the invisible
+    word joiners that keep addresses and ":name:" codes plain text removed."""
+    text = re.sub(r"\\(.)", r"\1", strip_own_markup(markdown)).replace("  \n", "\n")
+    return text.replace(WORD_JOINER, "")
 
 
 def text_elements(at: AppTest) -> list[str]:
@@ -49,8 +53,10 @@ def open_page(monkeypatch, index) -> AppTest:
     return at
 
 
-def ask(at: AppTest, question: str) -> AppTest:
-    at.text_input(key="q").input(question).run()
+def ask(at: AppTest, question: str, *, sent: bool = False) -> AppTest:
+    """Type ``question`` and press Enter. ``sent``: send it as a hand-made request would, past the box's limit."""
+    box = at.text_input(key="q")
+    (box.set_value(question) if sent else box.input(question)).run()
     assert not at.exception, [e.value for e in at.exception]
     return at
 
@@ -71,9 +77,7 @@ def test_question_shows_result_cards_with_breadcrumbs(monkeypatch, real_index):
     body = [unescape(m.value) for m in at.markdown]
     assert any("limb-sparing surgery" in text for text in body)
     captions = [unescape(c.value) for c in at.caption]
-    assert any(
-        c.startswith("Source: Canadian Cancer Society — soft-tissue-sarcoma-treatments.txt") for c in captions
-    )
+    assert any(c.startswith("Source: Canadian Cancer Society — soft-tissue-sarcoma-treatments.txt") for c in captions)
 
 
 @pytest.mark.model
@@ -115,7 +119,7 @@ def test_whitespace_question_shows_the_starting_page_not_results(monkeypatch, re
 
 @pytest.mark.model
 def test_a_very_long_question_shows_results_and_a_notice(monkeypatch, real_index):
-    at = ask(open_page(monkeypatch, real_index), "limb-sparing surgery " * 600)
+    at = ask(open_page(monkeypatch, real_index), "limb-sparing surgery " * 600, sent=True)
     assert not at.error
     assert [m for m in at.markdown if re.match(r"\*\*1\.\*\* ", m.value)], "no result card"
     assert any("Only the first 1,000 characters" in i.value for i in at.info)
@@ -440,3 +444,255 @@ def test_each_state_is_labelled_once_and_never_contradicted(monkeypatch, fake_in
         assert any("These pages cover" in n for n in notes), "it says what the pages do cover"
         assert "Closest passages anyway" in [e.label for e in at.expander]
     assert shown == 5, "the passages are always there: shown, or one click away under their label"
+
+
+# ---- nothing from a question or the corpus becomes markup, a link, an image or an icon (issue 14) ------------
+
+REWRITTEN = (
+    "https://evil.example/login www.evil.example help@evil.example :red[x] :smile: :material/star: :streamlit: -> --"
+)
+
+
+def labels(at: AppTest) -> list[str]:
+    """Every label on the page that Streamlit renders as Markdown: buttons, example chips, expanders, radios."""
+    found = [str(b.label) for b in at.button] + [str(e.label) for e in at.expander]
+    found += [str(o) for p in at.get("button_group") for o in p.options]
+    found += [str(o) for r in at.radio for o in r.options]
+    return found
+
+
+def hostile_index(tmp_path):
+    import json
+
+    from conftest import FakeEmbedder, write_tree
+
+    from passage_search.index.build import build_index
+
+    corpus = write_tree(
+        tmp_path / "corpus",
+        {
+            "care.md": f"""
+                ## Pain ![p](http://host/pixel.png)
+
+                Pain relief with morphine {PAYLOAD} {REWRITTEN} helps most people.
+
+                ## R [c](https://evil.example) {REWRITTEN}
+
+                Radiation therapy {REWRITTEN} uses rays.
+
+                ## Medical disclaimer
+
+                This does not replace your doctor {REWRITTEN}
+
+                1-800-555-0100 | © 2024 Society {REWRITTEN}
+                """,
+            "care.meta.json": json.dumps({"title": f"Care {REWRITTEN}", "publisher": f"Publisher {REWRITTEN}"}),
+        },
+    )
+    build_index(corpus, tmp_path / "index", embedder=FakeEmbedder())
+    return tmp_path / "index"
+
+
+def assert_inert(values: list[str]) -> None:
+    from test_security import streamlit_rewrites
+
+    for value in values:
+        assert live_markup(value) == [], value
+        assert streamlit_rewrites(value) == [], value
+
+
+def test_hostile_corpus_and_question_stay_text_in_every_element_and_label(monkeypatch, tmp_path, fake_page_model):
+    from passage_search.index.store import load_index
+    from passage_search.search.topics import example_searches
+
+    index = hostile_index(tmp_path)
+    monkeypatch.setenv("PASSAGE_SEARCH_FEEDBACK", str(tmp_path / "feedback.sqlite"))
+    at = open_page(monkeypatch, index)
+    assert_inert(text_elements(at) + labels(at))
+    chips = list(at.pills(key="example").options)
+    assert [unescape(c) for c in chips] == example_searches(load_index(index).passages)
+    assert "Pain ![p]" in [unescape(c) for c in chips]  # the heading's words, shown as written
+    assert f"Care {REWRITTEN}" == unescape(at.title[0].value)
+
+    question = f"Your session expired, log in at https://evil.example/login {PAYLOAD} pain relief"
+    ask(at, question)
+    assert cards(at), "no result card"
+    assert_inert(text_elements(at) + labels(at))
+    readable = [unescape(v) for v in text_elements(at)]
+    assert any(question in v for v in readable), "the question is not echoed as written"
+    assert f"Source: Publisher {REWRITTEN} — care.md" in readable
+    assert any(f"Pain relief with morphine {PAYLOAD} {REWRITTEN} helps most people." in v for v in readable)
+
+
+def test_a_hostile_topic_heading_stays_text_when_chosen(monkeypatch, tmp_path, fake_page_model):
+    at = open_page(monkeypatch, hostile_index(tmp_path))
+    topic = next(b for b in at.button if unescape(b.label).strip().startswith("R [c]"))
+    topic.click().run()
+    assert not at.exception
+    assert unescape(at.header[-1].value) == f"R [c](https://evil.example) {REWRITTEN}"
+    assert_inert(text_elements(at) + labels(at))
+
+
+# ---- a pasted or linked question is bounded before it is searched or put in the address ---------------------
+
+
+def address_question(at: AppTest) -> str:
+    value = at.query_params.get("q", "")
+    return value[0] if isinstance(value, list) else value
+
+
+def test_a_pasted_10_mb_question_is_cut_before_the_search_and_the_address(monkeypatch, fake_index, fake_page_model):
+    from passage_search.app.page import CUT_NOTICE, QUESTION_CHARS
+    from passage_search.search.query import MAX_QUERY_CHARS
+
+    assert QUESTION_CHARS == MAX_QUERY_CHARS  # the box holds what the searcher reads, no more
+    # What a hand-made request can send (a browser cuts a paste itself: test_hostile_browser.py).
+    at = ask(open_page(monkeypatch, fake_index), "limb sparing surgery " * 500_000, sent=True)
+    assert cards(at), "no result card"
+    assert [unescape(i.value) for i in at.info].count(CUT_NOTICE) == 1
+    assert len(at.text_input(key="q").value) == QUESTION_CHARS
+    assert len(address_question(at)) <= QUESTION_CHARS
+    # The notice stays while the box holds the cut question, and goes with a new one.
+    at.selectbox(key="k").select(3).run()
+    assert [unescape(i.value) for i in at.info].count(CUT_NOTICE) == 1
+    ask(at, "limb sparing surgery")
+    assert CUT_NOTICE not in [unescape(i.value) for i in at.info]
+
+
+def test_a_long_question_in_the_address_is_cut_on_the_first_run(monkeypatch, fake_index, fake_page_model):
+    from passage_search.app.page import CUT_NOTICE, QUESTION_CHARS
+
+    monkeypatch.setenv("PASSAGE_SEARCH_INDEX", str(fake_index))
+    at = AppTest.from_file(str(SEARCH_APP), default_timeout=120)
+    at.query_params["q"] = "limb sparing surgery " * 5_000
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert cards(at)
+    assert len(at.text_input(key="q").value) == QUESTION_CHARS
+    assert CUT_NOTICE in [unescape(i.value) for i in at.info]
+
+
+def test_a_short_question_has_no_cut_notice(monkeypatch, fake_index, fake_page_model):
+    from passage_search.app.page import CUT_NOTICE, QUESTION_CHARS
+
+    at = ask(open_page(monkeypatch, fake_index), ("limb sparing surgery " * 100)[: QUESTION_CHARS - 1])
+    assert len(at.text_input(key="q").value) == QUESTION_CHARS - 1
+    assert cards(at)
+    assert CUT_NOTICE not in [unescape(i.value) for i in at.info]
+
+
+# ---- feedback: a thumb clicked off takes its judgment back ---------------------------------------------------
+
+
+def test_a_thumb_clicked_off_removes_its_judgment(monkeypatch, fake_index, fake_page_model, tmp_path):
+    from passage_search.eval.feedback import FeedbackStore
+
+    db = tmp_path / "feedback.sqlite"
+    monkeypatch.setenv("PASSAGE_SEARCH_FEEDBACK", str(db))
+    at = ask(open_page(monkeypatch, fake_index), "limb-sparing surgery")
+    at.feedback[0].set_value(1).run()
+    assert [j.helpful for j in FeedbackStore(db).judgments()] == [True]
+    at.feedback[0].set_value(None).run()
+    assert not at.exception and not at.warning
+    assert FeedbackStore(db).judgments() == []
+    at.feedback[0].set_value(0).run()  # down, then up: one judgment, the last one
+    at.feedback[0].set_value(1).run()
+    assert [j.helpful for j in FeedbackStore(db).judgments()] == [True]
+    at.feedback[0].set_value(None).run()
+    assert FeedbackStore(db).judgments() == []
+
+
+def test_clicking_off_leaves_a_judgment_given_since_by_someone_else(monkeypatch, fake_index, fake_page_model, tmp_path):
+    from passage_search.eval.feedback import FeedbackStore
+    from passage_search.search.searcher import Searcher
+
+    db = tmp_path / "feedback.sqlite"
+    monkeypatch.setenv("PASSAGE_SEARCH_FEEDBACK", str(db))
+    at = ask(open_page(monkeypatch, fake_index), "limb-sparing surgery")
+    at.feedback[0].set_value(1).run()
+    (mine,) = FeedbackStore(db).judgments()
+    first = Searcher(fake_index, embedder=__import__("conftest").FakeEmbedder()).search("limb-sparing surgery")[0]
+    assert first.passage.id == mine.passage_id
+    FeedbackStore(db).record("limb-sparing surgery", first, helpful=False)  # another visitor, same pair
+    at.feedback[0].set_value(None).run()
+    assert [j.helpful for j in FeedbackStore(db).judgments()] == [False]
+
+
+def test_withdraw_removes_only_the_matching_judgment(tmp_path):
+    from passage_search.eval.feedback import FeedbackStore
+    from passage_search.passage import Hit, Passage
+
+    store = FeedbackStore(tmp_path / "fb.sqlite")
+    hit = Hit(Passage("p1", "doc.md", "Guide", ("Guide", "Pain"), "Pain text.", "doc.md", 0), 1.0, 1)
+    assert store.withdraw("pain", hit, helpful=True) is False  # no file yet: nothing to do, nothing created
+    assert not store.path.exists()
+    store.record("pain  relief", hit, helpful=True)
+    assert store.withdraw("pain relief", hit, helpful=False) is False
+    assert store.withdraw(" pain relief ", hit, helpful=True) is True  # the question as searched
+    assert store.judgments() == []
+
+
+# ---- any failure is one sentence, never a traceback ----------------------------------------------------------
+
+
+def test_an_unexpected_error_while_searching_is_one_sentence(monkeypatch, fake_index, fake_page_model):
+    from passage_search.search.searcher import Searcher
+
+    at = open_page(monkeypatch, fake_index)
+
+    def broken(self, *args, **kwargs):
+        raise RuntimeError("Error in void faiss::IndexFlat::search(...) at faiss/IndexFlat.cpp:42\nframe 1\nframe 2")
+
+    monkeypatch.setattr(Searcher, "search", broken)
+    ask(at, "limb-sparing surgery")
+    assert not at.exception
+    (error,) = [unescape(e.value) for e in at.error]
+    assert error.startswith("Something went wrong (RuntimeError: Error in void faiss::IndexFlat::search")
+    assert "frame 1" not in error and "\n" not in error
+
+
+def test_an_unreadable_index_is_one_sentence(monkeypatch, fake_index, fake_page_model):
+    import errno
+
+    def unreadable(*args, **kwargs):
+        raise PermissionError(errno.EACCES, "Permission denied", str(fake_index / "vectors.faiss"))
+
+    monkeypatch.setattr("passage_search.app.serving.serving_searcher", unreadable)
+    at = open_page(monkeypatch, fake_index)
+    (error,) = [unescape(e.value) for e in at.error]
+    assert error.startswith("Permission denied (") and "vectors.faiss" in error
+    assert not at.text_input
+
+
+# ---- the evaluate page: only the bundled set and the folders the operator allows -----------------------------
+
+EVALUATE = SEARCH_APP.parent / "pages" / "evaluate.py"
+SEED_SET = "Bundled seed questions (no setup)"
+
+
+def test_the_evaluate_page_offers_only_the_seed_set_and_allowed_folders(monkeypatch, tmp_path):
+    import os
+    import shutil
+
+    from conftest import REPO
+
+    beir = shutil.copytree(REPO / "tests" / "data" / "tiny_beir", tmp_path / "allowed" / "tiny_beir")
+    not_beir = tmp_path / "not-beir"
+    not_beir.mkdir()
+    (not_beir / "corpus.jsonl").write_text("{}\n", "utf-8")
+    allowed = [str(beir), str(not_beir), str(tmp_path / "missing"), "/etc"]
+    monkeypatch.setenv("PASSAGE_SEARCH_EVAL_DIRS", os.pathsep.join(allowed))
+    at = AppTest.from_file(str(EVALUATE), default_timeout=120)
+    at.run()
+    assert not at.exception
+    assert not at.text_input, "a visitor must never type a path"
+    (choice,) = at.selectbox
+    assert list(choice.options) == [SEED_SET, "tiny_beir"]  # by name: no server path is shown
+
+
+def test_the_evaluate_page_lists_no_folder_when_the_setting_is_empty(monkeypatch):
+    monkeypatch.setenv("PASSAGE_SEARCH_EVAL_DIRS", "")
+    at = AppTest.from_file(str(EVALUATE), default_timeout=120)
+    at.run()
+    assert not at.exception
+    assert list(at.selectbox[0].options) == [SEED_SET]

@@ -8,7 +8,9 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from conftest import REPO
+from conftest import REPO, live_markup, strip_own_markup
+from hypothesis import given, settings
+from hypothesis.strategies import text
 
 # ---- the server: this machine only, XSRF on, nothing sent home -----------------------------------------------
 
@@ -87,8 +89,13 @@ def fixed_markup(tree: ast.Module) -> set[str]:
     bound: dict[str, int] = {}
     literal: set[str] = set()
     for node in ast.walk(tree):
-        targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(
-            node, (ast.AnnAssign, ast.AugAssign)) else []
+        targets = (
+            node.targets
+            if isinstance(node, ast.Assign)
+            else [node.target]
+            if isinstance(node, (ast.AnnAssign, ast.AugAssign))
+            else []
+        )
         for target in targets:
             if isinstance(target, ast.Name):
                 bound[target.id] = bound.get(target.id, 0) + 1
@@ -171,3 +178,92 @@ st.html(OTHER)
 st.html(f"{SCRIPT}")
 """
     assert raw_html_calls(source) == ["7: st.html(", "8: st.html(", "9: st.html("]
+
+
+# ---- text from a question or the corpus stays text: what Streamlit's Markdown would otherwise make of it ------
+
+# What Streamlit's Markdown (1.67, frontend StreamlitMarkdown.*.js) does to text *after* parsing it, where a
+# backslash escape no longer counts: GFM's bare-address links (mdast-util-gfm-autolink-literal), remark-emoji,
+# the Material icon and Streamlit-logo plugins (":material/" is first rewritten to ":material_" in the source)
+# and the typographic arrows and dashes. JavaScript's \w is ASCII, hence re.ASCII.
+REWRITES = {
+    "address link": re.compile(r"(?:https?://|www(?=\.))[-.\w]", re.IGNORECASE | re.ASCII),
+    "e-mail link": re.compile(r"[-.\w+]+@[-\w]+(?:\.[-\w]+)+", re.ASCII),
+    "emoji, icon or logo": re.compile(r":\+1:|:-1:|:[\w-]+:", re.ASCII),
+    "arrow, dash or sign": re.compile(r"(?:^|\s)(?:<->|->|<-|--|>=|<=|~=)(?:\s|$)"),
+}
+
+
+def streamlit_rewrites(markdown: str) -> list[str]:
+    """The rewrites Streamlit would apply to ``markdown`` after parsing it (empty: it reads as written).
+
+    The parsed text is ``markdown`` with its backslash escapes resolved; the page's own marks are taken out.
+    """
+    parsed = re.sub(r"\\(.)", r"\1", strip_own_markup(markdown)).replace(":material/", ":material_")
+    return [f"{name}: {m.group()!r}" for name, rx in REWRITES.items() for m in rx.finditer(parsed)]
+
+
+HOSTILE_TEXTS = [
+    "## Radiation ![p](http://host/pixel.png)",
+    "Your session expired, log in at https://evil.example/login",
+    "HTTPS://EVIL.EXAMPLE www.evil.example WWW.Evil.Example <https://evil.example/x> http://[::1]/",
+    "write to help@evil.example or mailto:help@evil.example",
+    "[click](https://evil.example) [r][1]\n\n[1]: https://evil.example",
+    ":red[x] :blue-background[y] :red-badge[z] :smile: :+1: :-1: :material/star: :streamlit: :small[s] :help[h]",
+    "<img src=x onerror=alert(1)> <script>alert(2)</script> <b>bold</b> &lt;b&gt; &amp;",
+    "$x^2$ $$y$$ \\(z\\) **bold** _it_ ~~gone~~ `code` # heading\n> quote\n- item\n1. item\n---",
+    "a -> b <- c <-> d -- e >= f <= g ~= h",
+    "Note: 9:30 at 1-800-555-0100 © 2024",
+]
+
+
+@pytest.mark.parametrize("text", HOSTILE_TEXTS, ids=range(len(HOSTILE_TEXTS)))
+def test_escaped_text_is_inert_and_reads_as_written(text):
+    from passage_search.app.markdown import WORD_JOINER, escape_markdown
+
+    md = escape_markdown(text)
+    assert live_markup(md) == [], md
+    assert streamlit_rewrites(md) == [], md
+    read = re.sub(r"\\(.)", r"\1", md).replace("  \n", "\n").replace(WORD_JOINER, "")
+    assert read == text
+
+
+def test_the_rewrite_check_sees_each_rewrite_of_plain_text():
+    assert [r.split(":")[0] for r in streamlit_rewrites("see https://a.example, www.b.example or c@d.example")] == [
+        "address link",
+        "address link",
+        "e-mail link",
+    ]
+    assert streamlit_rewrites(":smile: :material/star:") == [
+        "emoji, icon or logo: ':smile:'",
+        "emoji, icon or logo: ':material_star:'",
+    ]
+    assert streamlit_rewrites("a -> b") == ["arrow, dash or sign: ' -> '"]
+    assert streamlit_rewrites("Treatment of :orange-background[**sarcoma**]") == []  # the page's own mark
+
+
+@settings(max_examples=300, deadline=None)
+@given(text(alphabet="htpsw:/.@-<>=~+_[]()!#*`$&\\ \nxHW1", max_size=80))
+def test_no_text_escapes_into_markup(value):
+    from passage_search.app.markdown import WORD_JOINER, escape_markdown
+
+    md = escape_markdown(value)
+    assert live_markup(md) == [] and streamlit_rewrites(md) == [], md
+    assert re.sub(r"\\(.)", r"\1", md).replace("  \n", "\n").replace(WORD_JOINER, "") == value
+
+
+@settings(max_examples=200, deadline=None)
+@given(text(alphabet="htpsw:/.@-<>wxcancer ", max_size=60))
+def test_marking_words_never_joins_a_rewrite_back_together(value):
+    from passage_search.analysis import load_vocabulary
+    from passage_search.app.markdown import MARK_CLOSE, MARK_OPEN, escape_markdown, highlight_markdown
+
+    md = highlight_markdown(value, ["cancer", "www", "http", "x"], load_vocabulary())
+    assert streamlit_rewrites(md) == [], md
+    assert md.replace(MARK_OPEN, "").replace(MARK_CLOSE, "") == escape_markdown(value)
+
+
+def test_the_browser_cuts_a_paste_where_the_server_does():
+    from passage_search.app.page import FOCUS_SCRIPT, QUESTION_CHARS
+
+    assert f"const LIMIT = {QUESTION_CHARS};" in FOCUS_SCRIPT
