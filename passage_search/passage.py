@@ -25,6 +25,7 @@ class Passage:
     source: str
     position: int
     publisher: str = ""
+    url: str = ""  # the section on the publisher's site (ingest/section.py); "" if unknown
 
     @property
     def breadcrumb(self) -> str:
@@ -51,6 +52,7 @@ class Passage:
             source=str(data["source"]),
             position=int(data["position"]),
             publisher=str(data.get("publisher", "")),
+            url=str(data.get("url", "")),
         )
 
 
@@ -85,6 +87,7 @@ class Hit:
             "text": p.text,
             "source": p.source,
             "publisher": p.publisher,
+            "url": p.url,
             "ranks": dict(self.ranks),
             "scores": {name: round(float(v), 6) for name, v in self.scores.items()},
         }
@@ -124,5 +127,5 @@ def passages_fingerprint(passages: Sequence[Passage]) -> str:
         pid = sha256("\x1f".join([p.doc_id, *p.heading_path, p.text, str(occurrence)]).encode()).hexdigest()[:16]
         if pid != p.id:
             raise ValueError(f"passage {row} does not have the id its text, headings and document give")
-        digest.update(f"{pid}\x1e{p.title}\x1e{p.source}\x1e{p.publisher}\x1e{p.position}\n".encode())
+        digest.update(f"{pid}\x1e{p.title}\x1e{p.source}\x1e{p.publisher}\x1e{p.url}\x1e{p.position}\n".encode())
     return digest.hexdigest()

@@ -20,6 +20,9 @@ class Section:
     text: str
     source: str
     publisher: str = ""
+    # Where a reader can open this section on the publisher's site: the document's URL (sidecar ``url``)
+    # with the heading's anchor where the format gives one; "" if unknown.
+    url: str = ""
 
 
 def under_headings(items: Iterable[tuple[int, str] | T], title: str) -> Iterator[tuple[tuple[str, ...], list[T]]]:
