@@ -359,3 +359,18 @@ def test_search_json_keeps_the_corpus_text_exactly_with_every_control_escaped(fa
     hit = json.loads(out)["hits"][0]
     assert hit["text"] == next(p.text for p in load_index(ansi_index).passages if p.id == hit["id"])
     assert "\x1b[2J" in hit["text"] and "\x9b" in hit["text"] and hit["publisher"] == "Evil\x1b[5m Society"
+
+
+def test_build_if_stale_rebuilds_a_damaged_index_and_says_why(fake_model, tiny_corpus, tmp_path, capsys):
+    out = tmp_path / "idx"
+    args = ["build", "--corpus", str(tiny_corpus), "--out", str(out), "-q", "--if-stale"]
+    assert main(args) == 0
+    vectors = (out / "current").resolve() / "vectors.faiss"
+    vectors.write_bytes(vectors.read_bytes()[:100])  # truncated: what start.sh's --if-stale must not call up to date
+    capsys.readouterr()
+    assert main(args) == 0
+    captured = capsys.readouterr()
+    assert "up to date" not in captured.out
+    assert "Building the index because The index at" in captured.err and "vectors.faiss" in captured.err
+    assert "only the intact files of the previous index were reused: vectors.faiss is damaged" in captured.err
+    assert load_index(out).manifest.passage_count > 0
