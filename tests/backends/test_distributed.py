@@ -69,6 +69,9 @@ def assert_same_index(ray_index: Path, local_index: Path, *, exact: bool = True)
     manifests = [json.loads((gen / "manifest.json").read_text("utf-8")) for gen in (ray_gen, local_gen)]
     for m in manifests:
         m.pop("created")
+        m.pop("digest")  # covers "created"
+        if not exact:  # vectors equal to 1e-5, so their files' checksums differ; every other file's must not
+            m["checksums"] = {f: h for f, h in m["checksums"].items() if not f.endswith((".npy", ".faiss"))}
     assert manifests[0] == manifests[1]
     for name in ("passages.jsonl", "headings.jsonl"):
         assert (ray_gen / name).read_bytes() == (local_gen / name).read_bytes()
