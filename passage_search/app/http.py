@@ -1,6 +1,7 @@
 """The HTTP face: a JSON API over one index, for a web team or a support-line tool (``passage-search serve``).
 
-``GET /search?q=...&k=5&mode=hybrid`` (``&rerank=true`` to reorder the top hits with the reranker) answers with
+``GET /search?q=...&k=5&mode=hybrid`` (``&rerank=true`` to reorder the top hits with the reranker, ``&exact=true``
+to search the words as typed) answers with
 ``SearchResult.to_json()``; ``GET /healthz`` says whether the index loaded; ``/docs`` documents both. Every
 error is ``{"error": "<one sentence>"}``, never a traceback.
 """
@@ -39,6 +40,7 @@ BAD_PARAMETER = {
     "k": f"k must be a whole number from 1 to {MAX_K}.",
     "mode": "mode must be one of dense, lexical or hybrid.",
     "rerank": "rerank must be true or false.",
+    "exact": "exact must be true or false.",
 }
 BAD_REQUEST = "The request is not valid; see /docs for the parameters of /search."
 INTERNAL = "The search failed unexpectedly; please try again later."
@@ -59,8 +61,14 @@ class HitBody(BaseModel):
     text: str
     source: str
     publisher: str
+    url: str
     ranks: dict[str, int]
     scores: dict[str, float]
+
+
+class UnderstoodBody(BaseModel):
+    words: str
+    searched: list[str]
 
 
 class ResultBody(BaseModel):
@@ -72,6 +80,9 @@ class ResultBody(BaseModel):
     certainty: float | None
     corrections: dict[str, str]
     expansions: list[str]
+    understood: list[UnderstoodBody]
+    showing: str
+    exact: bool
     notices: list[str]
     filtered: bool
     ms: float
@@ -165,11 +176,16 @@ def create_app(
             bool | None,
             Query(description="Reorder the top hits with the cross-encoder reranker (default: the server's setting)."),
         ] = None,
+        exact: Annotated[
+            bool,
+            Query(description="Search the words as typed: no spelling correction, no clinical words added for lay "
+                              "terms (what `showing` offers to undo)."),
+        ] = False,
     ) -> JSONResponse:
         if state.searcher is None:
             return error(503, state.error)
         try:
-            result = state.searcher.search(q, k=k, mode=mode, rerank=rerank)
+            result = state.searcher.search(q, k=k, mode=mode, rerank=rerank, exact=exact)
         except QueryError as exc:
             return error(422, str(exc))
         except PassageSearchError as exc:  # e.g. the vector store went away

@@ -1,5 +1,7 @@
 """BEIR corpus.jsonl: one document per line, its title used as the heading; a bad line never costs the rest.
 
+A line may carry the document's address as ``url`` (an http(s) address), shown with its passages.
+
 A line that cannot be indexed (not UTF-8, not JSON, not a document, no text, an ``_id`` already read) is
 skipped and reported as a ``LineSkipped``, which the build summary lists and counts; the file's other lines
 are indexed. Of two lines with the same ``_id`` (in one file or two), the first read is kept and the other
@@ -14,7 +16,7 @@ import re
 from typing import NamedTuple
 
 from passage_search.errors import CorpusError
-from passage_search.ingest.section import Section
+from passage_search.ingest.section import Section, document_url
 
 # What can be wrong with a line: the start of every LineSkipped reason, counted in the build summary.
 NOT_UTF8 = "not UTF-8 text"
@@ -83,7 +85,7 @@ def parse_beir_jsonl(
         if not line.strip():
             continue
         try:
-            doc_id, title, body = _document(line)
+            doc_id, title, body, url = _document(line)
         except _BadLine as bad:
             _skip(skipped, LineSkipped.of(name, lineno, *bad.args))
             continue
@@ -96,7 +98,7 @@ def parse_beir_jsonl(
             continue
         seen[doc_id] = f"{name} line {lineno}"
         path = (title,) if title else (doc_id,)
-        sections.append(Section(doc_id, title or doc_id, path, body, source, publisher))
+        sections.append(Section(doc_id, title or doc_id, path, body, source, publisher, url))
     return sections
 
 
@@ -104,8 +106,8 @@ class _BadLine(Exception):
     """A line that is no document: (problem, detail)."""
 
 
-def _document(line: str) -> tuple[str, str, str]:
-    """The (_id, title, text) of one line; ``_BadLine`` if it is not a document."""
+def _document(line: str) -> tuple[str, str, str, str]:
+    """The (_id, title, text, url) of one line; ``_BadLine`` if it is not a document."""
     bad = _UNDECODED.search(line)
     if bad:  # 0-based, as the file-level "not UTF-8 text (byte N)" counts
         raise _BadLine(NOT_UTF8, f"byte {len(line[: bad.start()].encode('utf-8', 'surrogateescape'))} of the line")
@@ -120,10 +122,15 @@ def _document(line: str) -> tuple[str, str, str]:
     doc_id, title, body = doc.get("_id"), doc.get("title"), doc.get("text")
     if isinstance(doc_id, bool) or not isinstance(doc_id, str | int) or not str(doc_id).strip():
         raise _BadLine(NOT_DOCUMENT, "no _id" if doc_id in (None, "") else f"_id is {json.dumps(doc_id)}")
-    for key, value in (("title", title), ("text", body)):
+    url = doc.get("url")
+    for key, value in (("title", title), ("text", body), ("url", url)):
         if value is not None and not isinstance(value, str):
             raise _BadLine(NOT_DOCUMENT, f"{key} is a JSON {_json_type(value)}, not a string")
-    return str(doc_id), " ".join((title or "").split()), (body or "").strip()
+    try:
+        address = document_url(url, "url")
+    except CorpusError as exc:
+        raise _BadLine(NOT_DOCUMENT, str(exc).rstrip(".")) from None
+    return str(doc_id), " ".join((title or "").split()), (body or "").strip(), address
 
 
 def _json_type(value: object) -> str:

@@ -26,8 +26,9 @@ _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _HEADING = re.compile(r"heading ([1-6])")
 
 
-def read_docx(path: Path, *, doc_id: str, title: str = "", publisher: str = "") -> list[Section]:
-    """Sections of the .docx at ``path``; raises CorpusError naming why it cannot be read."""
+def read_docx(path: Path, *, doc_id: str, title: str = "", publisher: str = "", url: str = "") -> list[Section]:
+    """Sections of the .docx at ``path``, each with the document's ``url``; raises CorpusError naming why it
+    cannot be read."""
     document = _open(path)
     try:
         items = _items(document)
@@ -37,7 +38,7 @@ def read_docx(path: Path, *, doc_id: str, title: str = "", publisher: str = "") 
     headings = [it for it in items if isinstance(it, tuple) and it[1]]
     found = next((h for lvl, h in headings if lvl == 0), "") or next((h for lvl, h in headings if lvl == 1), "")
     title = title or found or " ".join(core_title.split()) or doc_id
-    return _sections(items, doc_id=doc_id, source=path.name, title=title, publisher=publisher)
+    return _sections(items, doc_id=doc_id, source=path.name, title=title, publisher=publisher, url=url)
 
 
 def _open(path: Path) -> Document:
@@ -130,7 +131,7 @@ def _items(document: Document) -> list[tuple[int, str] | str]:
 
 
 def _sections(
-    items: list[tuple[int, str] | str], *, doc_id: str, source: str, title: str, publisher: str
+    items: list[tuple[int, str] | str], *, doc_id: str, source: str, title: str, publisher: str, url: str = ""
 ) -> list[Section]:
     grouped = under_headings(items, title)
-    return [Section(doc_id, title, path, "\n\n".join(body), source, publisher) for path, body in grouped]
+    return [Section(doc_id, title, path, "\n\n".join(body), source, publisher, url) for path, body in grouped]

@@ -17,9 +17,10 @@ from dataclasses import dataclass
 from itertools import takewhile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from passage_search.errors import CorpusError
-from passage_search.ingest.section import Section, under_headings
+from passage_search.ingest.section import Section, section_url, under_headings
 
 if TYPE_CHECKING:
     from pypdf import PdfReader
@@ -51,8 +52,12 @@ class Line:
 Item = tuple[int, str] | Line  # a heading (level, text) or a line of body text
 
 
-def read_pdf(path: Path, *, doc_id: str, title: str = "", publisher: str = "") -> list[Section]:
-    """Sections of the PDF at ``path``; raises CorpusError naming why it cannot be read."""
+def read_pdf(path: Path, *, doc_id: str, title: str = "", publisher: str = "", url: str = "") -> list[Section]:
+    """Sections of the PDF at ``path``; raises CorpusError naming why it cannot be read.
+
+    ``url``: the document's address; when it is a PDF's (its path ends in .pdf), each section's points at the
+    section's first page (``#page=3``, the PDF open parameter browsers' viewers follow).
+    """
     lines, outline = _load(path)
     if not lines:
         raise CorpusError(f"{path} {NO_TEXT}")
@@ -63,7 +68,8 @@ def read_pdf(path: Path, *, doc_id: str, title: str = "", publisher: str = "") -
     else:
         items = font_items(lines, body)
         found = next((it[1] for it in items if isinstance(it, tuple) and it[0] == 1), "")
-    return _sections(items, lines, doc_id=doc_id, name=path.name, title=title or found or doc_id, publisher=publisher)
+    return _sections(items, lines, doc_id=doc_id, name=path.name, title=title or found or doc_id, publisher=publisher,
+                     url=url)
 
 
 def _load(path: Path) -> tuple[list[Line], list[OutlineEntry]]:
@@ -232,8 +238,8 @@ def font_items(lines: list[Line], body: float) -> list[Item]:
     return items
 
 
-def _sections(items: list[Item], lines: list[Line], *, doc_id: str, name: str, title: str, publisher: str
-              ) -> list[Section]:
+def _sections(items: list[Item], lines: list[Line], *, doc_id: str, name: str, title: str, publisher: str,
+              url: str = "") -> list[Section]:
     # The usual distance between two lines of a paragraph: the lower quartile of the gaps between lines.
     gaps = sorted(a.y - b.y for a, b in zip(lines, lines[1:]) if a.page == b.page and a.size == b.size
                   and a.y is not None and b.y is not None and a.y > b.y)
@@ -249,7 +255,8 @@ def _sections(items: list[Item], lines: list[Line], *, doc_id: str, name: str, t
                 paragraphs[-1] = _join(paragraphs[-1], line.text, vocab)
         first, last = body[0].page, body[-1].page
         where = f"p. {first}" if first == last else f"pp. {first}-{last}"
-        sections.append(Section(doc_id, title, path, "\n\n".join(paragraphs), f"{name}, {where}", publisher))
+        pages = section_url(url, f"page={first}") if urlsplit(url).path.lower().endswith(".pdf") else url
+        sections.append(Section(doc_id, title, path, "\n\n".join(paragraphs), f"{name}, {where}", publisher, pages))
     return sections
 
 

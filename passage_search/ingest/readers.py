@@ -6,29 +6,22 @@ model is the splitter's job, not the readers'.
 
 from __future__ import annotations
 
-import errno
 import json
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from passage_search.errors import CorpusError
 from passage_search.ingest.beir import parse_beir_jsonl
+from passage_search.ingest.files import DOCUMENT_SUFFIXES, META_SUFFIX, TEXT_SUFFIXES, corpus_files
 from passage_search.ingest.html import parse_html
 from passage_search.ingest.section import (  # defined apart so that pdf.py and docx.py need not import us
     Section,
-    under_headings,
+    anchored,
+    document_url,
+    section_url,
 )
-
-TEXT_SUFFIXES = {".txt": "txt", ".md": "md", ".markdown": "md", ".html": "html", ".htm": "html", ".jsonl": "jsonl"}
-# Binary documents, read by their own modules (pdf.py, docx.py) rather than decoded as text.
-DOCUMENT_SUFFIXES = {".pdf": "pdf", ".docx": "docx"}
-META_SUFFIX = ".meta.json"
-# A patient-information page or leaflet (.txt, .md, .html, .pdf, .docx) is kilobytes to a few MB; one this
-# large is a dump or a log put in the corpus by mistake, and would hold a build for an hour on two cores. It
-# is skipped with its size given. BEIR corpus.jsonl files hold whole collections (MedQuAD's is 28 MB) and have no limit.
-MAX_FILE_BYTES = 20 * 1024 * 1024
 
 
 @dataclass
@@ -72,7 +65,9 @@ def _blocks(text: str) -> list[str]:
     return [b.strip() for b in blocks if b.strip()]
 
 
-def parse_txt(text: str, *, doc_id: str, source: str, title: str = "", publisher: str = "") -> list[Section]:
+def parse_txt(text: str, *, doc_id: str, source: str, title: str = "", publisher: str = "", url: str = ""
+              ) -> list[Section]:
+    """Plain text has no anchors: every section's ``url`` is the document's."""
     blocks = _blocks(text)
     if blocks and looks_like_heading(blocks[0]):
         title = title or blocks[0]
@@ -85,7 +80,7 @@ def parse_txt(text: str, *, doc_id: str, source: str, title: str = "", publisher
     def flush() -> None:
         if body:
             path = (title,) if heading is None else (title, heading)
-            sections.append(Section(doc_id, title, path, "\n\n".join(body), source, publisher))
+            sections.append(Section(doc_id, title, path, "\n\n".join(body), source, publisher, url))
 
     for block in blocks:
         if looks_like_heading(block):
@@ -102,29 +97,35 @@ def parse_txt(text: str, *, doc_id: str, source: str, title: str = "", publisher
 # Closing hashes count only after a space (CommonMark): "## Questions about C#" keeps its "#".
 _ATX = re.compile(r"^ {0,3}(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*$")
 _FENCE = re.compile(r"^ {0,3}(```|~~~)")
+# An explicit heading anchor (Pandoc, kramdown, Python-Markdown's attr_list): "## Surgery {#surgery}", other
+# attributes allowed after it ("{#surgery .wide}"). It names the section on the publisher's site and is not
+# part of the heading.
+_ANCHOR = re.compile(r"[ \t]*\{#([^\s{}]+)(?:[ \t]+[^{}]*)?\}$")
 
 
-def parse_md(text: str, *, doc_id: str, source: str, title: str = "", publisher: str = "") -> list[Section]:
-    items: list[tuple[int, str] | str] = []  # (level, heading) or a body line
+def parse_md(text: str, *, doc_id: str, source: str, title: str = "", publisher: str = "", url: str = ""
+             ) -> list[Section]:
+    """Markdown; a heading's explicit ``{#anchor}`` gives its sections' ``url`` (``url`` + ``#anchor``)."""
+    items: list[tuple[int, str, str] | str] = []  # (level, heading, anchor) or a body line
     in_fence = False
     for line in text.splitlines():
         if _FENCE.match(line):
             in_fence = not in_fence
         match = None if in_fence else _ATX.match(line)
-        items.append((len(match.group(1)), (match.group(2) or "").strip()) if match else line)
+        if match:
+            heading = (match.group(2) or "").strip()
+            anchor = _ANCHOR.search(heading)
+            items.append((len(match.group(1)), heading[: anchor.start()].strip() if anchor else heading,
+                          anchor.group(1) if anchor else ""))
+        else:
+            items.append(line)
     h1s = [it[1] for it in items if isinstance(it, tuple) and it[0] == 1]
     title = title or (h1s[0] if h1s else doc_id)
-    return _sections_from_items(items, doc_id=doc_id, source=source, title=title, publisher=publisher)
-
-
-def _sections_from_items(
-    items: list[tuple[int, str] | str], *, doc_id: str, source: str, title: str, publisher: str
-) -> list[Section]:
     sections = []
-    for path, body in under_headings(items, title):
+    for path, tag, body in anchored(items, title):
         text = "\n\n".join(_blocks("\n".join(body)))
         if text:
-            sections.append(Section(doc_id, title, path, text, source, publisher))
+            sections.append(Section(doc_id, title, path, text, source, publisher, section_url(url, tag)))
     return sections
 
 
@@ -140,7 +141,10 @@ def read_meta(path: Path, raw: bytes | None = None) -> dict[str, str]:
         data = json.loads((meta_path.read_bytes() if raw is None else raw).decode("utf-8"))
     except (OSError, ValueError) as exc:
         raise CorpusError(f"{meta_path} is not valid JSON ({exc}); fix it or remove it.") from exc
-    return {k: str(v) for k, v in data.items()} if isinstance(data, dict) else {}
+    fields = {k: str(v) for k, v in data.items()} if isinstance(data, dict) else {}
+    if "url" in fields:  # checked here, so a bad address skips the file with the reason in the summary
+        fields["url"] = document_url(data["url"], f"The url in {meta_path.name}")
+    return fields
 
 
 def read_file(
@@ -173,10 +177,10 @@ def read_file(
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     fields = read_meta(path, meta)
     source, title, publisher = path.name, fields.get("title", ""), fields.get("publisher", "")
-    if kind == "jsonl":
+    if kind == "jsonl":  # each line is a document with its own url; the sidecar's would be the collection's
         return parse_beir_jsonl(text, source=source, publisher=publisher, skipped=skipped, seen=seen, name=doc_id)
     parse = {"txt": parse_txt, "md": parse_md, "html": parse_html}[kind]
-    return parse(text, doc_id=doc_id, source=source, title=title, publisher=publisher)
+    return parse(text, doc_id=doc_id, source=source, title=title, publisher=publisher, url=fields.get("url", ""))
 
 
 def _read_document(path: Path, *, doc_id: str, meta: bytes | None = None) -> list[Section]:
@@ -188,74 +192,8 @@ def _read_document(path: Path, *, doc_id: str, meta: bytes | None = None) -> lis
         return []  # reported as "the file is empty", like an empty text file
     fields = read_meta(path, meta)
     read = read_pdf if DOCUMENT_SUFFIXES[path.suffix.lower()] == "pdf" else read_docx
-    return read(path, doc_id=doc_id, title=fields.get("title", ""), publisher=fields.get("publisher", ""))
-
-
-def corpus_files(root: Path) -> Iterator[tuple[Path, str | None]]:
-    """Every file under ``root`` in a stable order, with the reason it is skipped (None: it is read).
-
-    A link is read only if it leads to a file inside ``root``: a corpus folder is what gets indexed and
-    served, so a link cannot bring in /etc/hostname or a home folder.
-    """
-    if root.is_file():
-        yield root, _skip_reason(root)
-        return
-    inside = root.resolve()
-    seen: set[Path] = set()
-    for path in sorted(root.rglob("*")):
-        rel = path.relative_to(root)
-        if any(part.startswith(".") for part in rel.parts) or path.name.endswith(META_SUFFIX):
-            continue
-        if path.is_dir():
-            continue
-        real, reason = _target(path, inside)
-        if reason is not None:
-            yield path, reason
-            continue
-        if real in seen:
-            yield path, "same file as one already read (symlink)"
-            continue
-        seen.add(real)
-        yield path, _skip_reason(path)
-
-
-LOOP = "a link that leads round in a loop (symlink loop)"
-
-
-def _target(path: Path, inside: Path) -> tuple[Path, str | None]:
-    """Where ``path`` leads, and why it is not read: a link to nothing, in a loop, out of ``inside`` or to a
-    hidden file, or anything but a regular file."""
-    if path.is_symlink():
-        try:
-            real = path.resolve(strict=True)
-        except RuntimeError:  # Python 3.11 raises RuntimeError("Symlink loop ..."), later ones OSError(ELOOP)
-            return path, LOOP
-        except OSError as exc:
-            if exc.errno == errno.ELOOP:
-                return path, LOOP
-            return path, "a link to nothing (broken symlink)"
-        if not real.is_relative_to(inside):
-            return real, f"a link to a file outside the corpus folder ({real}); copy the file in to index it"
-        if any(part.startswith(".") for part in real.relative_to(inside).parts):
-            return real, "a link to a hidden file (hidden files and folders are not read)"
-    else:
-        real = path.resolve()
-    if not real.is_file():  # a pipe would hang the build, a device never end
-        return real, "not a regular file (a pipe, socket or device)"
-    return real, None
-
-
-def _skip_reason(path: Path) -> str | None:
-    kind = TEXT_SUFFIXES.get(path.suffix.lower()) or DOCUMENT_SUFFIXES.get(path.suffix.lower())
-    if kind is None:
-        return "unsupported file type"
-    try:
-        size = path.stat().st_size
-    except OSError as exc:
-        return f"cannot be read ({exc.strerror or exc})"
-    if size > MAX_FILE_BYTES and kind != "jsonl":
-        return f"{size / 2**20:.1f} MB, over the {MAX_FILE_BYTES // 2**20} MB limit for one file; split it into pages"
-    return None
+    return read(path, doc_id=doc_id, title=fields.get("title", ""), publisher=fields.get("publisher", ""),
+                url=fields.get("url", ""))
 
 
 def _is_blank(path: Path, data: bytes | None = None) -> bool:

@@ -150,6 +150,7 @@ def make_passages(
                     source=section.source,
                     position=positions[section.doc_id],
                     publisher=section.publisher,
+                    url=section.url,
                 )
             )
             positions[section.doc_id] += 1
@@ -192,6 +193,8 @@ def document_key(sections: Sequence[Section], settings: dict[str, object]) -> st
                                        sort_keys=True).encode())
     for s in sections:
         fields = [s.doc_id, s.title, list(s.heading_path), s.text, s.source, s.publisher]
+        if s.url:  # only when set, so the keys of documents without an address are those earlier builds wrote
+            fields.append(s.url)
         digest.update(b"\n" + json.dumps(fields, ensure_ascii=False).encode())
     return digest.hexdigest()[:32]
 
@@ -257,14 +260,15 @@ def split_documents(
 
 
 def _fits(passages: Sequence[Passage], sections: Sequence[Section]) -> bool:
-    """Whether ``passages`` can be this document's: its ids, places and titles, text cut from its sections."""
-    texts: dict[tuple[tuple[str, ...], str, str, str], list[str]] = {}
+    """Whether ``passages`` can be this document's: its ids, places, titles and addresses, text cut from its
+    sections."""
+    texts: dict[tuple[tuple[str, ...], str, str, str, str], list[str]] = {}
     for s in sections:
-        texts.setdefault((s.heading_path, s.title, s.source, s.publisher), []).append(s.text)
+        texts.setdefault((s.heading_path, s.title, s.source, s.publisher, s.url), []).append(s.text)
     doc_id = sections[0].doc_id
     seen: Counter[tuple[tuple[str, ...], str]] = Counter()
     for position, p in enumerate(passages):
-        under = texts.get((p.heading_path, p.title, p.source, p.publisher), [])
+        under = texts.get((p.heading_path, p.title, p.source, p.publisher, p.url), [])
         if p.doc_id != doc_id or p.position != position or not any(p.text in text for text in under):
             return False
         if p.id != passage_id(doc_id, p.heading_path, p.text, seen[p.heading_path, p.text]):

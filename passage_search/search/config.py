@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from passage_search.errors import QueryError
 
@@ -49,6 +49,17 @@ class SearchConfig:
         if self.rerank_depth < 1 or self.rerank_blend < 0:
             raise QueryError(f"The rerank depth must be at least 1 and the blend at least 0, got "
                              f"{self.rerank_depth} and {self.rerank_blend}.")
+
+    def as_typed(self) -> SearchConfig:
+        """This config searching the words as typed ("Search instead for …", ``exact``): no misspelling repair
+        and no lay-term expansion. British spellings are still folded: that is how the index spells every word,
+        not a change of word."""
+        return replace(self, correct_spelling=False, expand_lexical=False, expand_dense=False)
+
+    @property
+    def as_typed_only(self) -> bool:
+        """Whether this config searches the words as typed (nothing repaired, nothing added)."""
+        return not (self.correct_spelling or self.expand_lexical or self.expand_dense)
 
     @property
     def weights(self) -> dict[str, float]:

@@ -2,14 +2,28 @@
 
 A word is marked when it reaches the same index term as a word of the question (same spelling fold,
 same Snowball stem: "treatments" marks "treatment", "tumour" marks "tumor"), including the clinical words
-a lay question was expanded with ("chemo" marks "chemotherapy").
+a lay question was expanded with ("chemo" marks "chemotherapy"), unless the term is in most passages of the
+index (``common_terms``): on a page about soft tissue sarcoma, "sarcoma" is in nearly every passage and
+marking it says nothing about where the answer is.
+
+Marks are phrases, not single words: marked words separated only by spaces (or one hyphen) are one mark
+("soft tissue sarcoma", "limb-sparing surgery"). A face that draws a mark as a padded box draws it over the
+whole space-delimited stretch of text the marks sit in (``mark_boxes``), so the box never sits between a word
+and its punctuation ("surgery ,").
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection
+from typing import TYPE_CHECKING
+
+import numpy as np
 
 from passage_search.analysis import WORD, Vocabulary, analyze
+
+if TYPE_CHECKING:
+    from passage_search.index.lexical import LexicalIndex
 
 # Words a question needs but an answer does not show for: marking every "have" or "can" in a passage
 # would hide the marks that matter. (Index terms drop only Lucene's short stopword list.)
@@ -21,9 +35,34 @@ _UNMARKED = frozenset(
     "with would you your".split()
 )
 
+# A term in more than this share of the passages is not marked. At one half, a term stops telling passages
+# apart: its Robertson-Sparck Jones weight, log((N - df + 0.5) / (df + 0.5)), reaches zero. Measured on three
+# corpora (docs/ranking.md, "Which words are marked"): it leaves out sarcoma, soft, tissue, treatment, about
+# and learn on the bundled page, cancer, may and treatment on cancer.gov, information and may on MedQuAD;
+# 0.4 would also drop radiation and therapy on the bundled page.
+COMMON_SHARE = 0.5
+
+# Between two marked words, what keeps them one mark: spaces, or a single hyphen ("limb-sparing").
+_JOINS = re.compile(r" +|-")
 
 
-def marked_spans(text: str, terms: Collection[str], vocabulary: Vocabulary) -> list[tuple[int, int]]:
+def common_terms(lexical: LexicalIndex, share: float = COMMON_SHARE) -> frozenset[str]:
+    """The index terms found in more than ``share`` of the passages (title and headings included, as
+    BM25 indexes them); empty for an index of one passage, where there is nothing to compare."""
+    bm25 = lexical.bm25
+    passages = int(bm25.scores["num_docs"])
+    if passages < 2:
+        return frozenset()
+    # bm25s keeps a sparse matrix by term: column t's entries are the passages containing term t.
+    frequency = np.diff(np.asarray(bm25.scores["indptr"]))
+    ids = np.flatnonzero(frequency > share * passages)
+    if not len(ids):
+        return frozenset()
+    by_id = {int(i): term for term, i in bm25.vocab_dict.items()}
+    return frozenset(by_id[int(i)] for i in ids if int(i) in by_id and by_id[int(i)])
+
+
+def marked_words(text: str, terms: Collection[str], vocabulary: Vocabulary) -> list[tuple[int, int]]:
     """(start, end) of every word in ``text`` whose index term is one of ``terms``."""
     if not terms:
         return []
@@ -36,6 +75,35 @@ def marked_spans(text: str, terms: Collection[str], vocabulary: Vocabulary) -> l
         if term and term[0] in wanted:
             spans.append(match.span())
     return spans
+
+
+def marked_spans(text: str, terms: Collection[str], vocabulary: Vocabulary) -> list[tuple[int, int]]:
+    """(start, end) of every mark in ``text``: marked words, with the spaces or single hyphen between
+    neighbouring marked words, as one mark. Each mark starts and ends with a letter or digit."""
+    spans: list[tuple[int, int]] = []
+    for start, end in marked_words(text, terms, vocabulary):
+        if spans and _JOINS.fullmatch(text, spans[-1][1], start):
+            spans[-1] = (spans[-1][0], end)
+        else:
+            spans.append((start, end))
+    return spans
+
+
+def mark_boxes(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """(start, end) of the stretch each box covers: from the white space before a mark to the white space
+    after it (so "(chemotherapy)," is one box, the brackets and comma in it), boxes separated only by spaces
+    joined. Every span lies inside exactly one box; a box never holds a line break."""
+    boxes: list[tuple[int, int]] = []
+    for start, end in spans:
+        while start > 0 and not text[start - 1].isspace():
+            start -= 1
+        while end < len(text) and not text[end].isspace():
+            end += 1
+        if boxes and (boxes[-1][1] >= start or set(text[boxes[-1][1] : start]) == {" "}):
+            boxes[-1] = (boxes[-1][0], max(end, boxes[-1][1]))
+        else:
+            boxes.append((start, end))
+    return boxes
 
 
 def preview(text: str, limit: int = 600) -> tuple[str, str]:

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import re
 import unicodedata
 from dataclasses import dataclass, field
 
-from passage_search.analysis import Vocabulary, analyze, words
+from passage_search.analysis import DATA_DIR, WORD, Vocabulary, _read_tsv, analyze, words
 from passage_search.errors import QueryError
 from passage_search.search.config import SearchConfig
 from passage_search.search.spelling import SpellingCorrector
@@ -25,6 +24,9 @@ class QueryForms:
     corrections: dict[str, str] = field(default_factory=dict)
     expansions: tuple[str, ...] = ()
     notices: tuple[str, ...] = ()
+    # Each lay word or abbreviation understood, with the clinical wordings searched for it ("chemo",
+    # ("chemotherapy",)): what a face says was added.
+    understood: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
 
 def clean_query(query: str) -> str:
@@ -51,6 +53,7 @@ class QueryAnalyzer:
     def __init__(self, vocabulary: Vocabulary, corrector: SpellingCorrector) -> None:
         self.vocabulary = vocabulary
         self.corrector = corrector
+        self.wordings = lay_wordings(vocabulary)
 
     def analyze(self, query: str, cfg: SearchConfig) -> QueryForms:
         """Clean, fold, repair and expand a question for each retriever.
@@ -59,26 +62,80 @@ class QueryAnalyzer:
             QueryError: the question is not text, or nothing is left of it once cleaned.
         """
         text = clean_query(query)
-        tokens = words(text)
-        if cfg.fold_spelling:
-            tokens = self.vocabulary.fold(tokens)
-        corrections: dict[str, str] = {}
+        typed = words(text)
+        tokens = self.vocabulary.fold(typed) if cfg.fold_spelling else list(typed)
+        corrections: dict[str, str] = {}  # keyed by the word as typed (lower case), so faces can show it
         if cfg.correct_spelling:
             known = self.vocabulary.known_terms
-            for token in tokens:
+            for i, (word, token) in enumerate(zip(typed, tokens, strict=True)):
                 fixed = token if token in known else self.corrector.correct(token)
                 if fixed != token:
-                    corrections[token] = fixed
-            tokens = [corrections.get(t, t) for t in tokens]
-        expansions = tuple(self.vocabulary.expansions(tokens)) if (cfg.expand_lexical or cfg.expand_dense) else ()
+                    corrections[word] = fixed
+                    tokens[i] = fixed
+        expanding = cfg.expand_lexical or cfg.expand_dense
+        expansions = tuple(self.vocabulary.expansions(tokens)) if expanding else ()
+        understood = lay_phrases(self.vocabulary, tokens, self.wordings) if expansions else ()
         dense_text = _replace_words(text, corrections) if corrections else text
         if cfg.expand_dense and expansions:
             dense_text = f"{dense_text} ({' '.join(expansions)})"
         lexical_words = tokens + list(expansions if cfg.expand_lexical else ())
         terms = tuple(analyze(" ".join(lexical_words), self.vocabulary if cfg.fold_spelling else _NO_FOLDING))
-        return QueryForms(text, dense_text, terms, corrections, expansions, query_notices(query))
+        return QueryForms(text, dense_text, terms, corrections, expansions, query_notices(query), understood)
+
+
+def lay_phrases(
+    vocabulary: Vocabulary, tokens: list[str], wordings: dict[tuple[str, ...], tuple[str, ...]]
+) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """(lay words, the clinical wordings searched for them) for each lay term in ``tokens``, found by the same
+    longest-first scan as ``Vocabulary.expansions``: ("spread", ("metastatic", "metastasis", "stage iv", ...)).
+    ``wordings``: ``lay_wordings(vocabulary)``."""
+    found: list[tuple[str, tuple[str, ...]]] = []
+    longest = max((len(k) for k in vocabulary.lay_terms), default=0)
+    i = 0
+    while i < len(tokens):
+        for n in range(min(longest, len(tokens) - i), 0, -1):
+            key = tuple(tokens[i : i + n])
+            if key in vocabulary.lay_terms:
+                found.append((" ".join(key), wordings.get(key) or (" ".join(vocabulary.lay_terms[key]),)))
+                i += n
+                break
+        else:
+            i += 1
+    return tuple(dict.fromkeys(found))
+
+
+def lay_wordings(vocabulary: Vocabulary) -> dict[tuple[str, ...], tuple[str, ...]]:
+    """Each lay term's clinical wordings as the packaged lay_terms.tsv separates them ("stage iv" | "stage 4"),
+    where they are the vocabulary's own words (a vocabulary read from elsewhere shows its words joined)."""
+    path = DATA_DIR / "lay_terms.tsv"
+    found: dict[tuple[str, ...], list[str]] = {}
+    for term, expansion in _read_tsv(path) if path.is_file() else ():
+        key = tuple(vocabulary.fold(words(term)))
+        found.setdefault(key, []).extend(" ".join(vocabulary.fold(words(w))) for w in expansion.split("|"))
+    return {
+        key: tuple(dict.fromkeys(w for w in wordings if w))
+        for key, wordings in found.items()
+        if {w for wording in wordings for w in wording.split()} == set(vocabulary.lay_terms.get(key, ()))
+    }
+
+
+def question_parts(text: str, corrections: dict[str, str]) -> list[tuple[str, bool]]:
+    """``text`` in pieces, in order: each corrected word replaced by the word searched instead (True), the
+    rest as typed (False). Joined, the pieces are the question as searched."""
+    parts: list[tuple[str, bool]] = []
+    at = 0
+    for match in WORD.finditer(text) if corrections else ():
+        fixed = corrections.get(match.group().lower())
+        if fixed is None:
+            continue
+        if match.start() > at:
+            parts.append((text[at : match.start()], False))
+        parts.append((fixed, True))
+        at = match.end()
+    if at < len(text):
+        parts.append((text[at:], False))
+    return parts
 
 
 def _replace_words(text: str, corrections: dict[str, str]) -> str:
-    pattern = re.compile(r"\b(" + "|".join(map(re.escape, corrections)) + r")\b", re.IGNORECASE)
-    return pattern.sub(lambda m: corrections.get(m.group(0).lower(), m.group(0)), text)
+    return "".join(part for part, _ in question_parts(text, corrections))

@@ -30,6 +30,7 @@ from passage_search.rerank.factory import load_reranker
 from passage_search.search.confidence import assess
 from passage_search.search.config import SearchConfig
 from passage_search.search.fusion import Ranking, boost_by_intent, demote_notices, fuse
+from passage_search.search.highlight import common_terms
 from passage_search.search.intent import IntentModel, load_intent
 from passage_search.search.model import check_compatible, embedder_for
 from passage_search.search.query import QueryAnalyzer, QueryForms, clean_query
@@ -84,6 +85,8 @@ class Searcher:
             _ = self.reranker  # a configured reranker that cannot load fails here, not at the first question
         self.vocabulary: Vocabulary = load_vocabulary()
         self.analyzer = QueryAnalyzer(self.vocabulary, SpellingCorrector(self.index.lexical.word_counts))
+        # Terms in most passages are never marked in a passage (search/highlight.py): they tell none apart.
+        self.common_terms = common_terms(self.index.lexical)
         self.retrievers: dict[str, Retriever] = {
             "dense": DenseRetriever(self.index, self.vector_store),
             "heading": HeadingRetriever(self.index),
@@ -122,7 +125,7 @@ class Searcher:
 
     def search(
         self, query: str, k: int = 5, *, mode: str | None = None, within: Collection[int] | None = None,
-        rerank: bool | None = None,
+        rerank: bool | None = None, exact: bool = False,
     ) -> SearchResult:
         """The ``k`` passages most relevant to ``query``, best first, with how it was searched.
 
@@ -130,12 +133,15 @@ class Searcher:
             mode: "dense", "lexical" or "hybrid"; None uses the searcher's configured mode.
             within: if given, only these passages (rows) are searched: a filter by document or topic.
             rerank: reorder the fused top ``config.rerank_depth`` hits with the reranker; None: the config's.
+            exact: search the words as typed ("Search instead for …"): no misspelling repair and no lay-term
+                expansion (``SearchConfig.as_typed``).
         Raises:
             QueryError: the question is empty once cleaned, ``k`` is not a whole number of at least 1, the
                 mode is unknown, or ``within`` holds anything but rows of the index.
             ModelError: reranking was asked for and no reranker can be loaded.
         """
         cfg = self.config if rerank is None else replace(self.config, rerank=rerank)
+        cfg = cfg.as_typed() if exact else cfg
         return self.search_batch([query], k, mode=mode, config=cfg, within=within)[0]
 
     def search_batch(
@@ -187,9 +193,11 @@ class Searcher:
                 certainty=z,
                 corrections=f.corrections,
                 expansions=f.expansions,
-                terms=f.terms,
+                understood=f.understood,
+                terms=tuple(t for t in f.terms if t not in self.common_terms),
                 notices=f.notices,
                 filtered=within is not None,
+                exact=cfg.as_typed_only,
                 ms=ms,
             )
             for f, h, (state, z) in zip(forms, hits, states, strict=True)

@@ -35,12 +35,17 @@ RESULT_KEYS = {
     "certainty",
     "corrections",
     "expansions",
+    "understood",
+    "showing",
+    "exact",
     "notices",
     "filtered",
     "ms",
     "hits",
 }
-HIT_KEYS = {"rank", "score", "id", "doc_id", "heading_path", "title", "text", "source", "publisher", "ranks", "scores"}
+HIT_KEYS = {
+    "rank", "score", "id", "doc_id", "heading_path", "title", "text", "source", "publisher", "url", "ranks", "scores"
+}
 
 
 @pytest.fixture
@@ -99,6 +104,42 @@ def test_search_answers_with_the_result_json(client, fake_index):
     assert top["title"] == "Living with sarcoma" and top["source"] == "sarcoma.txt"
     assert top["publisher"] == "Example Health Society"
     assert top["text"].startswith("Surgery removes the tumour")
+
+
+def test_a_repaired_question_says_so_and_exact_true_searches_the_words_as_typed(client, searcher):
+    body = client.get("/search", params={"q": "surgrey for the tumour", "k": 3}).json()
+    assert body["showing"] == "Showing results for surgery for the tumour" and body["exact"] is False
+    assert body["corrections"] == {"surgrey": "surgery"}
+    assert without_ms(body) == without_ms(searcher.search("surgrey for the tumour", k=3).to_json())
+    typed = client.get("/search", params={"q": "surgrey for the tumour", "k": 3, "exact": "true"}).json()
+    assert (typed["showing"], typed["exact"], typed["corrections"]) == ("", True, {})
+    assert without_ms(typed) == without_ms(searcher.search("surgrey for the tumour", k=3, exact=True).to_json())
+
+
+def test_lay_words_are_named_in_the_json(client):
+    body = client.get("/search", params={"q": "chemo side effects"}).json()
+    assert body["understood"] == [
+        {"words": "chemo", "searched": ["chemotherapy"]},
+        {"words": "side effects", "searched": ["adverse effects"]},
+    ]
+    assert body["showing"].endswith("also searching for “chemotherapy”, “adverse effects”")
+
+
+def test_each_hit_carries_its_source_url(tmp_path):
+    from conftest import write_tree
+
+    from passage_search.index.build import build_index
+
+    corpus = write_tree(
+        tmp_path / "corpus",
+        {"op.md": "# Your operation\n\n## Surgery {#surgery}\n\nSurgery removes the tumour.\n",
+         "op.meta.json": '{"url": "https://example.org/op"}'},
+    )
+    build_index(corpus, tmp_path / "index", embedder=FakeEmbedder())
+    searcher = Searcher(tmp_path / "index", embedder=FakeEmbedder())
+    with TestClient(http.create_app(tmp_path / "index", searcher=searcher)) as c:
+        hit = c.get("/search", params={"q": "surgery", "k": 1}).json()["hits"][0]
+    assert hit["url"] == "https://example.org/op#surgery"
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -170,6 +211,7 @@ BAD_INPUT = {
     "mode empty": ("/search?q=surgery&mode=", MODE_ERROR),
     "mode trailing characters": ("/search?q=surgery&mode=hybrid%00", MODE_ERROR),
     "mode markup": ("/search?q=surgery&mode=%3Cscript%3E", MODE_ERROR),
+    "exact words": ("/search?q=surgery&exact=please", "exact must be true or false."),
 }
 
 
@@ -304,7 +346,7 @@ def test_docs_and_openapi_describe_the_api(client):
     assert spec["info"]["title"] == "passage-search" and "patient-information" in spec["info"]["description"]
     operation = spec["paths"]["/search"]["get"]
     params = {p["name"]: p for p in operation["parameters"]}
-    assert set(params) == {"q", "k", "mode", "rerank"} and params["q"]["required"]
+    assert set(params) == {"q", "k", "mode", "rerank", "exact"} and params["q"]["required"]
     assert all(p["description"] for p in params.values())
     assert (params["k"]["schema"]["minimum"], params["k"]["schema"]["maximum"]) == (1, 50)
     assert params["k"]["schema"]["default"] == 5

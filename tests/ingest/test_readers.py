@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -415,9 +416,9 @@ def test_a_50_mb_page_is_skipped_with_its_size_and_the_rest_is_read(tmp_path):
 
 
 def test_a_large_beir_corpus_has_no_size_limit(tmp_path, monkeypatch):
-    from passage_search.ingest import readers
+    from passage_search.ingest import files
 
-    monkeypatch.setattr(readers, "MAX_FILE_BYTES", 10)
+    monkeypatch.setattr(files, "MAX_FILE_BYTES", 10)
     corpus = write_tree(tmp_path / "corpus", {"corpus.jsonl": '{"_id": "d1", "title": "Care", "text": "Rest."}\n'})
     assert read_corpus(corpus).documents == 1
 
@@ -577,3 +578,156 @@ def test_a_named_pipe_is_skipped_not_waited_on(tmp_path):
     report = read_corpus(corpus)
     assert [s.doc_id for s in report.sections] == ["ok.txt"]
     assert report.skipped == [("pipe.txt", "not a regular file (a pipe, socket or device)")]
+
+
+# ---- a source address per document, and per heading where the format gives an anchor ---------------------------
+
+SITE = "https://example.org/sarcoma/treatment"
+
+
+def test_the_sidecar_url_is_every_section_url_of_a_plain_text_file(tmp_path):
+    root = write_tree(
+        tmp_path / "c",
+        {
+            "leaflet.txt": "Some opening words here.\n\nAfter surgery\n\nRest for a week.\n",
+            "leaflet.meta.json": json.dumps({"title": "Your surgery", "url": SITE}),
+            "other.txt": "No address for this one.\n",
+        },
+    )
+    report = read_corpus(root)
+    assert report.skipped == []
+    assert {s.doc_id: s.url for s in report.sections} == {"leaflet.txt": SITE, "other.txt": ""}
+    assert len([s for s in report.sections if s.url == SITE]) == 2
+
+
+def test_the_bundled_page_links_to_the_publishers_page():
+    report = read_corpus(CORPUS)
+    assert {s.url for s in report.sections} == {
+        "https://cancer.ca/en/cancer-information/cancer-types/soft-tissue-sarcoma/treatment"
+    }
+
+
+def test_markdown_explicit_anchors_give_section_urls_and_leave_the_heading_text():
+    text = """# Treatments {#top}
+
+Opening words.
+
+## Surgery {#surgery .wide}
+
+Surgery text.
+
+### After surgery
+
+Rest for a week.
+
+## Radiation therapy
+
+Radiation text.
+
+## Questions about C# {#faq}
+
+Ask your team.
+"""
+    sections = by_path(parse_md(text, doc_id="t.md", source="t.md", url=SITE + "#old"))
+    assert {path: s.url for path, s in sections.items()} == {
+        ("Treatments",): SITE + "#top",
+        ("Treatments", "Surgery"): SITE + "#surgery",
+        ("Treatments", "Surgery", "After surgery"): SITE + "#surgery",  # the nearest anchored heading above
+        ("Treatments", "Radiation therapy"): SITE + "#top",
+        ("Treatments", "Questions about C#"): SITE + "#faq",
+    }
+    # Without a document address an anchor leads nowhere: no url at all.
+    assert {s.url for s in parse_md(text, doc_id="t.md", source="t.md")} == {""}
+
+
+HTML_ANCHORS = """<html><body>
+<h1 id="page">Sarcoma</h1><p>Intro.</p>
+<section id="surgery"><h2>Surgery</h2><p>Surgery text.</p>
+  <h3>Recovery</h3><p>Recovery text.</p></section>
+<h2><a name="radiation"></a>Radiation</h2><p>Radiation text.</p>
+<div id="wrapper"><h2>Chemotherapy</h2><p>Chemo text.</p><h2>Follow-up</h2><p>Follow-up text.</p></div>
+</body></html>"""
+
+
+def test_html_anchors_come_from_heading_ids_names_and_the_section_they_open():
+    sections = by_path(parse_html(HTML_ANCHORS, doc_id="p.html", source="p.html", url=SITE))
+    assert {path[-1]: s.url for path, s in sections.items()} == {
+        "Sarcoma": SITE + "#page",
+        "Surgery": SITE + "#surgery",
+        "Recovery": SITE + "#surgery",
+        "Radiation": SITE + "#radiation",
+        "Chemotherapy": SITE + "#wrapper",  # the first heading of the element with the id
+        "Follow-up": SITE + "#page",  # not the wrapper's first heading: the nearest anchored heading above
+    }
+
+
+def test_an_anchor_is_percent_encoded_in_the_url():
+    page = '<h1 id="risks &amp; side effects">Risks</h1><p>Text.</p>'
+    [section] = parse_html(page, doc_id="p.html", source="p.html", url=SITE)
+    assert section.url == SITE + "#risks%20&%20side%20effects"
+
+
+@pytest.mark.parametrize(
+    "url", ["javascript:alert(1)", "file:///etc/passwd", "/relative/page", "https://", "https://a b.org/", 5, True]
+)
+def test_a_sidecar_url_that_is_no_web_address_skips_the_file_with_the_reason(tmp_path, url):
+    root = write_tree(
+        tmp_path / "c",
+        {"a.txt": "Text of a.\n", "a.meta.json": json.dumps({"url": url}), "b.txt": "Text of b.\n"},
+    )
+    report = read_corpus(root)
+    assert [s.doc_id for s in report.sections] == ["b.txt"]
+    [(name, reason)] = report.skipped
+    assert name == "a.txt" and "url in a.meta.json must be an http:// or https:// address" in reason
+
+
+@pytest.mark.parametrize("url", [None, ""])
+def test_a_sidecar_url_that_is_null_or_empty_means_no_address(tmp_path, url):
+    root = write_tree(tmp_path / "c", {"a.txt": "Text of a.\n", "a.meta.json": json.dumps({"url": url})})
+    report = read_corpus(root)
+    assert report.skipped == [] and [s.url for s in report.sections] == [""]
+
+
+def test_a_beir_line_carries_its_url_and_a_bad_one_costs_only_its_line(tmp_path):
+    corpus = beir(
+        {"_id": "a", "title": "A", "text": "First.", "url": SITE},
+        {"_id": "b", "title": "B", "text": "Second.", "url": "javascript:alert(1)"},
+        {"_id": "c", "title": "C", "text": "Third.", "url": ["x"]},
+        {"_id": "d", "title": "D", "text": "Fourth."},
+    )
+    report = read_corpus(write_tree(tmp_path / "c", {"corpus.jsonl": corpus}))
+    assert [(s.doc_id, s.url) for s in report.sections] == [("a", SITE), ("d", "")]
+    assert [(name, reason.split(" (")[0]) for name, reason in report.skipped] == [
+        ("corpus.jsonl line 2", "not a BEIR document"),
+        ("corpus.jsonl line 3", "not a BEIR document"),
+    ]
+    assert "url must be an http:// or https:// address" in report.skipped[0][1]
+
+
+def test_passages_carry_their_section_url_and_a_new_url_splits_the_document_again(tmp_path):
+    from conftest import FakeEmbedder
+
+    from passage_search.ingest.splitter import document_key, make_passages
+
+    sections = parse_html(HTML_ANCHORS, doc_id="p.html", source="p.html", url=SITE)
+    embedder = FakeEmbedder(max_tokens=8)
+    passages = make_passages(sections, count_tokens=embedder.count_tokens, max_tokens=embedder.max_tokens)
+    assert {p.heading_path[-1]: p.url for p in passages}["Radiation"] == SITE + "#radiation"
+    assert all(p.url == next(s.url for s in sections if s.heading_path == p.heading_path) for p in passages)
+    moved = parse_html(HTML_ANCHORS, doc_id="p.html", source="p.html", url="https://example.org/moved")
+    assert document_key(sections, {}) != document_key(moved, {})
+    # A document without an address keeps the key earlier builds gave it.
+    plain = parse_html(HTML_ANCHORS, doc_id="p.html", source="p.html")
+    assert document_key(plain, {}) == document_key([replace(s, url="") for s in sections], {})
+
+
+def test_a_pdf_address_points_each_section_at_its_first_page(tmp_path):
+    from test_documents import LEAFLET, make_pdf
+
+    from passage_search.ingest.pdf import read_pdf
+
+    pdf = make_pdf(tmp_path / "leaflet.pdf", LEAFLET)
+    pages = {s.heading_path[-1]: s.url for s in read_pdf(pdf, doc_id="leaflet.pdf", url=SITE + ".pdf")}
+    assert pages["Surgery"] == SITE + ".pdf#page=1" and pages["Radiation therapy"] == SITE + ".pdf#page=2"
+    # An address that is not the PDF itself (the web version of the leaflet) gets no page number.
+    assert {s.url for s in read_pdf(pdf, doc_id="leaflet.pdf", url=SITE)} == {SITE}

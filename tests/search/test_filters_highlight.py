@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import pytest
-from conftest import FakeEmbedder
+from conftest import FakeEmbedder, strip_own_markup, write_tree
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from passage_search.analysis import analyze, load_vocabulary
-from passage_search.app.markdown import MARK_CLOSE, MARK_OPEN, escape_markdown, highlight_markdown
+from passage_search.app.markdown import BOLD, MARK_CLOSE, MARK_OPEN, escape_markdown, highlight_markdown
 from passage_search.search.config import MODES
-from passage_search.search.highlight import marked_spans, preview
+from passage_search.search.highlight import COMMON_SHARE, common_terms, mark_boxes, marked_spans, preview
 from passage_search.search.searcher import Searcher
 from passage_search.search.topics import as_question, example_searches, top_topic, topic_tree
 
@@ -56,7 +56,7 @@ def test_question_words_are_marked_by_stem_and_spelling_and_the_rest_is_escaped(
     terms = analyze("tumour treatments", VOCAB)
     text = "Treatment of the tumor [link](javascript:alert(1)) costs $5 <b>now</b>."
     md = highlight_markdown(text, terms, VOCAB)
-    assert f"{MARK_OPEN}Treatment{MARK_CLOSE}" in md and f"{MARK_OPEN}tumor{MARK_CLOSE}" in md
+    assert f"{MARK_OPEN}{BOLD}Treatment{BOLD}{MARK_CLOSE}" in md and f"{MARK_OPEN}{BOLD}tumor{BOLD}{MARK_CLOSE}" in md
     assert "[link]" not in md and "<b>" not in md and " $5" not in md
     assert md.count(MARK_OPEN) == 2
 
@@ -72,7 +72,107 @@ def test_lay_expansions_mark_the_clinical_word(searcher):
 def test_highlighting_only_adds_marks_around_words(text, terms):
     md = highlight_markdown(text, terms, VOCAB)
     # Removing our marks gives back exactly the escaped text: nothing of the corpus became Markdown.
-    assert md.replace(MARK_OPEN, "").replace(MARK_CLOSE, "") == escape_markdown(text)
+    assert strip_own_markup(md) == escape_markdown(text)
+
+
+# ---- marks are phrases, boxed with their punctuation, and never on words most passages share ------------------
+
+
+def test_neighbouring_marked_words_are_one_mark():
+    terms = analyze("soft tissue sarcoma limb sparing surgery", VOCAB)
+    text = "Soft tissue sarcoma is treated with limb-sparing surgery, then soft  tissue checks."
+    spans = [text[a:b] for a, b in marked_spans(text, terms, VOCAB)]
+    assert spans == ["Soft tissue sarcoma", "limb-sparing surgery", "soft  tissue"]
+    md = highlight_markdown(text, terms, VOCAB)
+    assert md.count(MARK_OPEN) == 3
+    assert f"{MARK_OPEN}{BOLD}Soft tissue sarcoma{BOLD}{MARK_CLOSE}" in md
+    # The comma sits inside the box, after the bold: no padding between a word and its punctuation.
+    assert f"{MARK_OPEN}{BOLD}limb\\-sparing surgery{BOLD},{MARK_CLOSE}" in md
+
+
+def test_a_line_break_or_punctuation_between_marked_words_ends_the_mark():
+    terms = analyze("surgery radiation", VOCAB)
+    text = "Surgery\nradiation; and surgery, radiation"
+    assert [text[a:b] for a, b in marked_spans(text, terms, VOCAB)] == ["Surgery", "radiation", "surgery", "radiation"]
+    # Boxes: a line break is never inside one; boxes with only spaces between them are one box.
+    boxes = [text[a:b] for a, b in mark_boxes(text, marked_spans(text, terms, VOCAB))]
+    assert boxes == ["Surgery", "radiation;", "surgery, radiation"]
+
+
+def test_brackets_and_quotes_around_a_word_go_in_its_box():
+    terms = analyze("chemotherapy", VOCAB)
+    md = highlight_markdown("It is called (chemotherapy). Then “Chemotherapy” helps.", terms, VOCAB)
+    assert f"{MARK_OPEN}\\({BOLD}chemotherapy{BOLD}\\)\\.{MARK_CLOSE}" in md
+    assert f"{MARK_OPEN}“{BOLD}Chemotherapy{BOLD}”{MARK_CLOSE}" in md
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="ab cancer surgery-,.()\n\t[]*", max_size=120))
+def test_every_box_sits_between_white_space_and_holds_its_marks(text):
+    spans = marked_spans(text, ["cancer", "surgeri"], VOCAB)
+    boxes = mark_boxes(text, spans)
+    for start, end in boxes:
+        assert start == 0 or text[start - 1].isspace()
+        assert end == len(text) or text[end].isspace()
+        assert "\n" not in text[start:end]
+    assert all(any(a <= s and e <= b for a, b in boxes) for s, e in spans)
+    for start, end in spans:  # a mark starts and ends on a letter or digit
+        assert text[start].isalnum() and text[end - 1].isalnum()
+
+
+def beir_line(doc_id: str, title: str, text: str) -> str:
+    import json
+
+    return json.dumps({"_id": doc_id, "title": title, "text": text})
+
+
+@pytest.fixture
+def shared_words_index(tmp_path):
+    """Six documents: "sarcoma" in all six, "surgery" in four (most), "radiation" in three (half), "nausea" in one."""
+    from passage_search.index.build import build_index
+
+    texts = [
+        "Sarcoma surgery keeps the leg.",
+        "Sarcoma surgery and radiation.",
+        "Sarcoma surgery with radiation afterwards.",
+        "Sarcoma surgery recovery.",
+        "Sarcoma radiation planning.",
+        "Sarcoma nausea and diet.",
+    ]
+    titles = ["Leg", "Arm", "Back", "Chest", "Head", "Food"]
+    lines = [beir_line(f"d{i}", title, t) for i, (title, t) in enumerate(zip(titles, texts, strict=True))]
+    corpus = write_tree(tmp_path / "corpus", {"corpus.jsonl": "\n".join(lines) + "\n"})
+    build_index(corpus, tmp_path / "index", embedder=FakeEmbedder())
+    return tmp_path / "index"
+
+
+def test_terms_in_most_passages_are_found_from_the_index(shared_words_index):
+    searcher = Searcher(shared_words_index, embedder=FakeEmbedder())
+    assert COMMON_SHARE == 0.5
+    assert {"sarcoma", "surgeri"} <= searcher.common_terms
+    assert not {"radiat", "nausea"} & searcher.common_terms  # half of the passages is not most of them
+    assert common_terms(searcher.index.lexical, share=0.9) == {"sarcoma"}
+
+
+def test_words_in_most_passages_are_searched_but_not_marked(shared_words_index):
+    searcher = Searcher(shared_words_index, embedder=FakeEmbedder())
+    result = searcher.search("sarcoma surgery radiation", k=6)
+    assert result.hits and "sarcoma" not in result.terms and "surgeri" not in result.terms
+    assert "radiat" in result.terms
+    # They still rank: BM25 uses every term of the question.
+    assert "surgeri" in searcher.analyze("sarcoma surgery radiation").terms
+    md = highlight_markdown("Sarcoma surgery and radiation.", result.terms, searcher.vocabulary)
+    assert md == f"Sarcoma surgery and {MARK_OPEN}{BOLD}radiation{BOLD}\\.{MARK_CLOSE}"
+
+
+def test_an_index_of_one_passage_marks_every_word_of_the_question(tmp_path):
+    from passage_search.index.build import build_index
+
+    corpus = write_tree(tmp_path / "corpus", {"corpus.jsonl": beir_line("d0", "Only", "Sarcoma surgery.") + "\n"})
+    build_index(corpus, tmp_path / "index", embedder=FakeEmbedder())
+    searcher = Searcher(tmp_path / "index", embedder=FakeEmbedder())
+    assert searcher.common_terms == frozenset()
+    assert set(searcher.search("sarcoma surgery", k=1).terms) == {"sarcoma", "surgeri"}
 
 
 @settings(max_examples=200, deadline=None)

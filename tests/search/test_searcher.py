@@ -198,3 +198,44 @@ def test_the_same_section_in_two_documents_gives_two_distinct_hits(tmp_path):
         assert top[0].passage.breadcrumb == top[1].passage.breadcrumb == "Treatments for sarcoma › Surgery"
         if mode != "hybrid":  # fusion works on ranks, and one copy has to be ranked above the other
             assert top[0].score == pytest.approx(top[1].score), mode
+
+
+# ---- "Showing results for …" and searching the words as typed -------------------------------------------------
+
+
+def test_a_repaired_word_is_shown_and_exact_searches_the_words_as_typed(searcher):
+    result = searcher.search("Surgrey for the tumour", k=3)
+    assert result.corrections == {"surgrey": "surgery"}  # keyed by the word as typed
+    assert result.question_parts() == [("surgery", True), (" for the tumour", False)]
+    assert result.showing == "Showing results for surgery for the tumour" and result.rewritten and not result.exact
+    assert "surgeri" in result.terms
+    typed = searcher.search("Surgrey for the tumour", k=3, exact=True)
+    assert typed.exact and typed.corrections == {} and typed.showing == "" and not typed.rewritten
+    assert "surgrey" in searcher.analyze("Surgrey", searcher.config.as_typed()).terms
+    assert "tumor" in typed.terms  # British spelling is still folded: it is how the index spells the word
+
+
+def test_lay_words_are_named_with_what_was_searched_for_them_and_exact_adds_none(searcher):
+    result = searcher.search("chemo after it came back", k=3)
+    assert result.understood == (("chemo", ("chemotherapy",)), ("came back", ("recurrent", "recurrence")))
+    assert result.showing == (
+        "Showing results for chemo after it came back, also searching for “chemotherapy”, “recurrent”, “recurrence”"
+    )
+    typed = searcher.search("chemo after it came back", k=3, exact=True)
+    assert typed.expansions == () and typed.understood == () and typed.showing == ""
+    forms = searcher.analyze("chemo after it came back", searcher.config.as_typed())
+    assert "(" not in forms.dense_text and "chemotherapi" not in forms.terms
+
+
+def test_a_question_searched_as_asked_says_nothing(searcher):
+    result = searcher.search("limb sparing surgery", k=3)
+    assert result.showing == "" and result.question_parts() == [("limb sparing surgery", False)]
+    assert result.to_json()["showing"] == "" and result.to_json()["exact"] is False
+
+
+def test_exact_keeps_every_other_setting(searcher):
+    cfg = replace(searcher.config, rerank_depth=7, mode="lexical")
+    typed = cfg.as_typed()
+    assert (typed.correct_spelling, typed.expand_lexical, typed.expand_dense) == (False, False, False)
+    assert typed.fold_spelling and typed.rerank_depth == 7 and typed.mode == "lexical" and typed.as_typed_only
+    assert not cfg.as_typed_only
