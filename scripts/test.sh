@@ -12,6 +12,6 @@ if [ ! -x /usr/bin/chromium ]; then
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium >/dev/null
 fi
 
-.venv/bin/ruff check passage_search tests pages experiments search_app.py build_index.py
+.venv/bin/ruff check passage_search tests experiments search_app.py evaluate_app.py build_index.py
 .venv/bin/mypy
 .venv/bin/python -m pytest -q "$@"

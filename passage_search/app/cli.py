@@ -25,6 +25,7 @@ from passage_search.app.cli_args import (
 )
 from passage_search.app.cli_build import add_build_parser
 from passage_search.app.cli_eval import add_eval_parser
+from passage_search.app.cli_evaluate_page import add_evaluate_page_parser
 from passage_search.app.cli_serve import add_serve_parser
 from passage_search.app.cli_tools import add_feedback_parser, add_milvus_parser, add_verify_parser
 from passage_search.app.cli_train import add_train_parser
@@ -44,6 +45,11 @@ def _add_search(sub: argparse._SubParsersAction, out: Path) -> None:
         "--mode", choices=("dense", "lexical", "hybrid"), default="hybrid", help="retrieval mode (default: hybrid)"
     )
     p.add_argument("--json", action="store_true", help="print the hits as JSON")
+    p.add_argument(
+        "--exact",
+        action="store_true",
+        help="search the words as typed: no spelling correction and no added medical words for lay terms",
+    )
     add_rerank_arguments(p)
     # Not --backend: that flag already names how the embedding model runs.
     p.add_argument(
@@ -69,12 +75,16 @@ def cmd_search(args: argparse.Namespace) -> int:
     vectors = opener(args.vector_store, args.uri, args.collection)
     searcher = Searcher(args.index, model=args.model, backend=args.backend, vectors=vectors,
                         config=search_config(args), reranker=args.reranker)
-    result = searcher.search(args.question, k=args.k, mode=args.mode)
+    result = searcher.search(args.question, k=args.k, mode=args.mode, exact=args.exact)
     for notice in result.notices:
         print(f"passage-search: {printable(notice)}", file=sys.stderr)
     if args.json:
         print(escape_raw_controls(json.dumps(result.to_json(), ensure_ascii=False, indent=2)))
         return EXIT_OK
+    if result.showing:  # words were repaired or added: say so, and how to search the words as typed
+        print(printable(result.showing))
+        print(f"Search instead for “{printable(result.question)}”: add --exact.")
+        print()
     if result.message:  # related or nothing: the state's name first, so no hit reads as the answer
         after = (". The closest passages:" if result.confidence == NONE else ":") if result.hits else "."
         print(result.label + after)
@@ -86,7 +96,10 @@ def cmd_search(args: argparse.Namespace) -> int:
         print(f"{hit.rank}. [{hit.score:.3f}{rerank}] {printable(p.breadcrumb)}")
         for line in printable(p.text).splitlines():
             print(f"   {line}" if line.strip() else "")
-        print(f"   Source: {printable(p.source_line)}\n")
+        print(f"   Source: {printable(p.source_line)}")
+        if p.url:  # the section on the publisher's site, under the source it names
+            print(f"           {printable(p.url)}")
+        print()
     return EXIT_OK
 
 
@@ -100,6 +113,7 @@ def parser(corpus: Path = Path("corpus"), out: Path = Path("index")) -> argparse
     add_verify_parser(sub, out)
     add_milvus_parser(sub, out)
     add_eval_parser(sub)
+    add_evaluate_page_parser(sub)
     add_feedback_parser(sub)
     add_train_parser(sub)
     return p

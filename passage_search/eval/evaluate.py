@@ -1,16 +1,16 @@
 """Evaluation on BEIR test sets: ``passage-search eval DATASET_DIR``.
 
 A dataset's corpus is indexed once into a cache keyed by corpus, model and settings; every requested
-mode is run and scored at document level (a document ranks by its best passage) with ranx. The files
-it writes are ``report.py``'s job, the command line ``app/cli_eval.py``'s. Only the standard library is
-imported at the top, so the CLI stays instant; the index, model and ranx are imported where needed.
+mode is run and scored at document level (a document ranks by its best passage) by ``metrics.py`` (ranx's
+definitions, without its JIT compiler). The files it writes are ``report.py``'s job, the command line
+``app/cli_eval.py``'s. Only the standard library is imported at the top, so the CLI stays instant; the index
+and model are imported where needed.
 """
 
 from __future__ import annotations
 
 import statistics
 import time
-import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING
 
 from passage_search.errors import QueryError
 from passage_search.eval.beir import Dataset, EvalError, corpus_jsonl, slug
+from passage_search.eval.metrics import percentile, recall_curve
+from passage_search.eval.metrics import score as score_rankings
 from passage_search.passage import Hit
 
 if TYPE_CHECKING:
@@ -31,6 +33,7 @@ DEFAULT_K = 100
 DEPTH_FACTOR = 3  # passages retrieved per wanted document: a long document fills several ranks
 EVAL_OUT = Path("eval-out")
 Progress = Callable[[str, int, int], None]  # (mode, questions done, questions in all)
+Stage = Callable[[str], None]  # what the run is doing before the questions: loading the model, indexing
 RERANKED = "+rerank"  # a mode name with this suffix is that mode with the reranker on ("hybrid+rerank")
 RERANK_CHOICES = ("off", "on", "both")
 
@@ -51,12 +54,16 @@ def prepare_index(
     embed_headings: bool = True,
     progress: bool = False,
     rebuild: bool = False,
+    on_stage: Stage | None = None,
 ) -> tuple[IndexInfo, Embedder]:
     """The cached index of the dataset's corpus, built first if it is missing or out of date."""
     from passage_search.embed.factory import make_embedder
     from passage_search.index.build import build_index, corpus_fingerprint, staleness
     from passage_search.index.manifest import FORMAT_VERSION
 
+    stage = on_stage or (lambda _what: None)
+    if embedder is None:
+        stage("Loading the model")
     emb: Embedder = embedder or make_embedder(model)
     source = dataset.corpus_file
     if source is None:  # an in-memory corpus is indexed from a file like any other
@@ -69,6 +76,7 @@ def prepare_index(
     path = cache_root / key
     if not rebuild and staleness(source, path, model_fingerprint=emb.fingerprint) is None:
         return IndexInfo(path, False, 0.0), emb
+    stage(f"Indexing the {len(dataset.corpus)} documents of {dataset.name} (once per test set and model)")
     result = build_index(source, path, embedder=emb, embed_headings=embed_headings, progress=progress)
     return IndexInfo(path, True, result.seconds), emb
 
@@ -121,6 +129,13 @@ def available_modes() -> tuple[str, ...]:
     return MODES
 
 
+def product_mode() -> str:
+    """The mode the search page, the CLI and the HTTP API search with unless told otherwise."""
+    from passage_search.search.config import SearchConfig
+
+    return SearchConfig().mode
+
+
 def with_rerank(modes: Sequence[str], rerank: str = "off") -> tuple[str, ...]:
     """The modes to run for ``rerank``: "off" as given, "on" each with the reranker, "both" each without and with."""
     if rerank not in RERANK_CHOICES:
@@ -148,39 +163,7 @@ def score(
     metrics: Sequence[str] = METRICS,
 ) -> dict[str, dict[str, float]]:
     """Per-query metrics (ranx names, graded relevance honoured) for document rankings, best first."""
-    from ranx import Qrels, Run  # imported here: ranx loads numba, which takes seconds
-    from ranx import evaluate as ranx_evaluate
-
-    qr = Qrels({qid: dict(qrels[qid]) for qid in rankings})
-    # Scores that fall with the rank, so ranx orders documents exactly as ranked, ties included.
-    run = Run({qid: {doc: float(len(docs) - i) for i, doc in enumerate(docs)} for qid, docs in rankings.items()})
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # numba's type-safety warnings from inside ranx
-        ranx_evaluate(qr, run, list(metrics), return_mean=False)
-    return {qid: {m: float(run.scores[m][qid]) for m in metrics} for qid in rankings}
-
-
-def recall_curve(
-    qrels: Mapping[str, Mapping[str, int]], rankings: Mapping[str, Sequence[str]], depth: int
-) -> tuple[float, ...]:
-    """Mean Recall@1 .. Recall@depth over the queries."""
-    totals = [0.0] * depth
-    for qid, docs in rankings.items():
-        relevant, found = qrels[qid], 0
-        for i in range(depth):
-            found += i < len(docs) and docs[i] in relevant
-            totals[i] += found / len(relevant)
-    return tuple(t / max(1, len(rankings)) for t in totals)
-
-
-def percentile(values: Sequence[float], q: float) -> float:
-    ordered = sorted(values)
-    if not ordered:
-        return 0.0
-    pos = (len(ordered) - 1) * q / 100
-    low = int(pos)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (pos - low)
+    return score_rankings(qrels, rankings, metrics)  # plain Python: ranx's numba took minutes to compile
 
 
 def _best_per_document(hits: Sequence[Hit]) -> list[Hit]:
@@ -272,6 +255,7 @@ def run_eval(
     embed_headings: bool = True,
     progress: bool = False,
     on_progress: Progress | None = None,
+    on_stage: Stage | None = None,
     rerank: str = "off",
     reranker: Reranker | Path | str | None = None,
     rerank_depth: int | None = None,
@@ -279,6 +263,7 @@ def run_eval(
     """Index the dataset's corpus (or open ``index_dir``), then ``evaluate``: what the CLI and page run.
 
     ``rerank``: "off", "on" or "both" (``with_rerank``), with the ``reranker`` folder (default: the packaged one).
+    ``on_stage`` is told what happens before the first question (loading the model, indexing the corpus).
     """
     from passage_search.errors import IndexMismatchError
     from passage_search.rerank.factory import load_reranker
@@ -290,6 +275,8 @@ def run_eval(
     config = SearchConfig() if rerank_depth is None else SearchConfig(rerank_depth=rerank_depth)
 
     def open_searcher(path: Path, emb: Embedder | None) -> Searcher:
+        if on_stage:
+            on_stage("Opening the index")
         return Searcher(path, embedder=emb, model=model, config=config, reranker=loaded)
 
     if index_dir is not None:
@@ -306,6 +293,7 @@ def run_eval(
                 embed_headings=embed_headings,
                 progress=progress,
                 rebuild=rebuild,
+                on_stage=on_stage,
             )
 
         info, emb = prepare(rebuild=False)

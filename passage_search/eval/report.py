@@ -22,6 +22,19 @@ LABELS = {
     "recall@100": "Recall@100",
     "hit_rate@1": "Hit@1",
 }
+# One line on each row of the table: the evaluate page's tooltips and its "What the numbers mean".
+HELP = {
+    "nDCG@10": "How well the top 10 is ordered: a relevant document counts more the higher it ranks; 1 is ideal.",
+    "MRR@10": "1 / the rank of the first relevant document in the top 10 (0 if none), averaged over the questions.",
+    **{
+        f"Recall@{k}": f"The share of a question's relevant documents that are in the top {k}, averaged over questions."
+        for k in (1, 5, 10, 100)
+    },
+    "Hit@1": "The share of questions whose first document is relevant.",
+    "query ms mean": "Mean time to rank one question, in milliseconds; lower is better.",
+    "query ms p50": "Median time to rank one question, in milliseconds; lower is better.",
+    "query ms p95": "95 of 100 questions were ranked within this many milliseconds; lower is better.",
+}
 
 
 def table_rows(result: EvalResult) -> list[dict[str, Any]]:
@@ -39,6 +52,20 @@ def table_rows(result: EvalResult) -> list[dict[str, Any]]:
             }
         )
     return rows
+
+
+def lower_is_better(metric: str) -> bool:
+    """True for the latency rows of ``table_rows`` (milliseconds), False for the retrieval metrics."""
+    return metric.startswith("query ms")
+
+
+def best_modes(row: dict[str, Any], modes: list[str], digits: int) -> set[str]:
+    """The modes holding a row's best value as shown (rounded to ``digits``; ties are all best); none for one mode."""
+    if len(modes) < 2:
+        return set()
+    shown = {m: round(float(row[m]), digits) for m in modes}
+    best = (min if lower_is_better(row["metric"]) else max)(shown.values())
+    return {m for m, v in shown.items() if v == best}
 
 
 def format_table(result: EvalResult) -> str:
@@ -112,8 +139,9 @@ def _cell(text: str) -> str:
     return " ".join(text.split())  # no tab or newline may break a TSV row
 
 
-def write_report(result: EvalResult, out_dir: Path) -> Path:
-    """Write report.json, run.<mode>.trec, per_query.<mode>.tsv and recall.png into ``out_dir``."""
+def write_report(result: EvalResult, out_dir: Path, *, figure: Figure | None = None) -> Path:
+    """Write report.json, run.<mode>.trec, per_query.<mode>.tsv and recall.png (``figure``, else drawn) into
+    ``out_dir``."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     for mode, r in result.modes.items():
@@ -129,12 +157,20 @@ def write_report(result: EvalResult, out_dir: Path) -> Path:
                 fh.write("\t".join(_cell(c) for c in cells) + "\n")
     report = json.dumps(report_json(result), indent=2, ensure_ascii=False)
     (out_dir / "report.json").write_text(report + "\n", encoding="utf-8")
-    recall_figure(result).savefig(out_dir / "recall.png")
+    (figure or recall_figure(result)).savefig(out_dir / "recall.png")
     return out_dir
 
 
+def recall_limits(curves: list[tuple[float, ...]]) -> tuple[float, float]:
+    """The y range of the recall plot: from just below the lowest point to just above the highest, within 0..1
+    plus a hair, so lines that all sit above 0.8 are not squeezed into the top of a 0-1 axis."""
+    low, high = min(min(c) for c in curves), max(max(c) for c in curves)
+    pad = max(0.01, (high - low) * 0.05)
+    return max(0.0, low - pad), min(1.0, high) + pad / 2
+
+
 def recall_figure(result: EvalResult) -> Figure:
-    """Recall@k for k = 1..100 (log x), one line per mode."""
+    """Recall@k for k = 1..100 (log x), one line per mode, the y-axis scaled to the lines."""
     # A bare Figure on the Agg canvas: no pyplot state, safe in a server thread.
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -149,10 +185,10 @@ def recall_figure(result: EvalResult) -> Figure:
     ticks = [t for t in (1, 2, 5, 10, 20, 50, 100) if t <= depth]
     ax.set_xticks(ticks, [str(t) for t in ticks])
     ax.minorticks_off()
-    ax.set_ylim(0, 1.02)
+    ax.set_ylim(*recall_limits([r.recall_curve for r in result.modes.values()]))
     ax.set_xlabel("k (documents)")
     ax.set_ylabel("Recall@k")
-    ax.set_title(f"{result.dataset.name}: {len(result.dataset.queries)} queries")
+    ax.set_title(f"{result.dataset.name}: {len(result.dataset.queries)} questions")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(loc="lower right")
     return fig

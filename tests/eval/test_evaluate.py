@@ -16,7 +16,7 @@ from passage_search.eval.report import format_table, worst_first, write_report
 
 TINY = REPO / "tests" / "data" / "tiny_beir"
 SEED_BEIR = REPO / "tests" / "data" / "seed_beir"
-PAGE = REPO / "pages" / "evaluate.py"
+PAGE = REPO / "evaluate_app.py"  # its own entry point: passage-search evaluate-page
 
 
 # ---- metrics: a 3-query toy run worked out by hand ----------------------------------------------------
@@ -72,7 +72,7 @@ def test_metrics_match_a_hand_worked_example():
     assert ndcg["q1"] == pytest.approx(0.76019, abs=1e-5)  # the arithmetic above, spelled out once
 
 
-def test_recall_curve_agrees_with_ranx():
+def test_recall_curve_agrees_with_recall_at_k():
     curve = ev.recall_curve(QRELS, RANKINGS, 100)
     assert len(curve) == 100
     got = ev.score(QRELS, RANKINGS, [f"recall@{k}" for k in (1, 2, 5, 10, 11, 100)])
@@ -248,6 +248,8 @@ def test_cmd_eval_prints_the_table_and_writes_the_report(monkeypatch, tmp_path, 
 def test_page_runs_the_seed_set_and_shows_the_table(monkeypatch, tmp_path):
     from streamlit.testing.v1 import AppTest
 
+    from passage_search.eval.report import HELP
+
     monkeypatch.setenv("PASSAGE_SEARCH_EVAL_OUT", str(tmp_path))
     at = AppTest.from_file(str(PAGE), default_timeout=120).run()
     assert not at.exception
@@ -255,9 +257,11 @@ def test_page_runs_the_seed_set_and_shows_the_table(monkeypatch, tmp_path):
     at.button[0].click().run()
     assert not at.exception, at.exception
     assert not at.error
-    table = at.dataframe[0].value
-    assert "nDCG@10" in list(table["metric"]) and set(ev.available_modes()) <= set(table.columns)
+    table = at.table[0].value
+    assert list(table["Metric"]) == list(HELP)  # every metric and time, each with its tooltip
+    assert set(ev.available_modes()) <= set(table.columns)
     assert len(at.selectbox) == 2  # the test set, then the question to drill into
+    assert at.radio[0].value == ev.product_mode() == "hybrid"  # the drill-down opens on the product's mode
     assert (tmp_path / "seed" / "report.json").is_file()
     at.selectbox[1].select_index(1).run()
     assert not at.exception
@@ -265,17 +269,22 @@ def test_page_runs_the_seed_set_and_shows_the_table(monkeypatch, tmp_path):
     assert at.text[0].value in questions
 
 
-def test_page_shows_a_typed_folder_that_does_not_exist_literally(monkeypatch, tmp_path):
+def test_page_shows_a_broken_allowed_set_as_one_sentence_without_its_path(monkeypatch, tmp_path):
     from streamlit.testing.v1 import AppTest
 
-    monkeypatch.setenv("PASSAGE_SEARCH_EVAL_OUT", str(tmp_path))
-    folder = str(tmp_path / "no such [c](javascript:alert(1)) $x^2$ <img src=x onerror=alert(1)>")
+    name = "broken [c](evil.example) $x^2$ <img src=x onerror=alert(1)>"  # no ":": it separates the folders
+    folder = tmp_path / "allowed" / name
+    (folder / "qrels").mkdir(parents=True)
+    (folder / "corpus.jsonl").write_text(json.dumps({"_id": "d1", "title": "T", "text": "Some text."}) + "\n")
+    (folder / "queries.jsonl").write_text(json.dumps({"_id": "q1", "text": "a question"}) + "\n")
+    (folder / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\nq1\td1\n")  # no score: a bad line
+    monkeypatch.setenv("PASSAGE_SEARCH_EVAL_OUT", str(tmp_path / "out"))
+    monkeypatch.setenv("PASSAGE_SEARCH_EVAL_DIRS", str(folder))
     at = AppTest.from_file(str(PAGE), default_timeout=120).run()
-    at.selectbox[0].select("Another BEIR folder…").run()
-    at.text_input[0].input(folder).run()
+    at.selectbox[0].select_index(1).run()
     at.button[0].click().run()
     assert not at.exception, at.exception
-    assert len(at.error) == 1
-    error = at.error[0].value
-    assert folder in error.replace("\\", "") and "does not exist" in error
+    (error,) = [e.value for e in at.error]
+    assert "line 2" in error and "\n" not in error
+    assert str(tmp_path) not in error.replace("\\", "")  # the set by its name, never the server's path
     assert live_markup(error) == [], error
