@@ -1,4 +1,5 @@
-"""The command line: ``passage-search build``, ``search``, ``serve``, ``eval``, ``feedback`` and ``milvus``.
+"""The command line: ``passage-search build``, ``search``, ``verify``, ``serve``, ``evaluate-page``, ``eval``,
+``feedback``, ``milvus`` and ``train``.
 
 Only argparse and the standard library are imported at the top, so ``--help`` is instant; the model
 stack is imported by the command that needs it. Each command's arguments and code sit in ``cli_*.py``.
