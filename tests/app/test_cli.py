@@ -374,3 +374,42 @@ def test_build_if_stale_rebuilds_a_damaged_index_and_says_why(fake_model, tiny_c
     assert "Building the index because The index at" in captured.err and "vectors.faiss" in captured.err
     assert "only the intact files of the previous index were reused: vectors.faiss is damaged" in captured.err
     assert load_index(out).manifest.passage_count > 0
+
+
+# ---- what was searched, searching the words as typed, and where the passage is on the publisher's site --------
+
+
+def test_search_says_what_it_searched_and_exact_searches_the_words_as_typed(fake_model, fake_index, capsys):
+    assert main(["search", "surgrey for the tumour", "--index", str(fake_index), "-k", "1"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[:2] == [
+        "Showing results for surgery for the tumour",
+        "Search instead for “surgrey for the tumour”: add --exact.",
+    ]
+    assert main(["search", "surgrey for the tumour", "--index", str(fake_index), "-k", "1", "--exact"]) == 0
+    assert "Showing results for" not in capsys.readouterr().out
+    assert main(["search", "surgrey for the tumour", "--index", str(fake_index), "-k", "1", "--exact", "--json"]) == 0
+    body = json.loads(capsys.readouterr().out)
+    assert (body["exact"], body["corrections"], body["showing"]) == (True, {}, "")
+    assert main(["search", "surgrey", "--index", str(fake_index), "-k", "1", "--json"]) == 0
+    body = json.loads(capsys.readouterr().out)
+    assert body["showing"] == "Showing results for surgery" and body["corrections"] == {"surgrey": "surgery"}
+
+
+def test_search_prints_the_source_url_under_the_source(fake_model, tmp_path, capsys):
+    corpus = write_tree(
+        tmp_path / "corpus",
+        {
+            "op.txt": "Your operation\n\nSurgery\n\nSurgery removes the tumour.\n",
+            "op.meta.json": json.dumps({"publisher": "Example Society", "url": "https://example.org/op"}),
+        },
+    )
+    assert main(["build", "--corpus", str(corpus), "--out", str(tmp_path / "idx"), "-q"]) == 0
+    capsys.readouterr()
+    assert main(["search", "surgery", "--index", str(tmp_path / "idx"), "-k", "1"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    at = next(i for i, line in enumerate(out) if line.strip().startswith("Source:"))
+    assert out[at] == "   Source: Example Society — op.txt"
+    assert out[at + 1] == "           https://example.org/op"
+    assert main(["search", "surgery", "--index", str(tmp_path / "idx"), "-k", "1", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["hits"][0]["url"] == "https://example.org/op"
