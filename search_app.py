@@ -8,62 +8,27 @@ from pathlib import Path
 import streamlit as st
 
 from passage_search.app import page
+from passage_search.app.loaders import (
+    current_generation,
+    feedback_store,
+    load_searcher,
+    page_corpus,
+    page_notices,
+    stale_reason,
+)
 from passage_search.app.markdown import escape_markdown
-from passage_search.errors import PassageSearchError, QueryError, sentence
-from passage_search.eval.feedback import FeedbackStore, feedback_path
-from passage_search.ingest.notices import Notices, corpus_notices, first_sentence
+from passage_search.errors import QueryError, sentence
+from passage_search.eval.feedback import feedback_path
 from passage_search.search.confidence import ANSWER, NONE, RELATED
 from passage_search.search.config import MODES
-from passage_search.search.searcher import Searcher
 
 HERE = Path(__file__).resolve().parent
 INDEX_DIR = Path(os.environ.get("PASSAGE_SEARCH_INDEX", HERE / "index"))
 RESULT_COUNTS = [3, 5, 10, 20]
 
-st.set_page_config(page_title="Passage search", page_icon="🔎", layout="centered")
-
-
-def current_generation(index_dir: str) -> str:
-    """The generation folder index/current points at now ("" if there is none): a rebuild changes it."""
-    from passage_search.index.manifest import resolve
-
-    try:
-        return str(resolve(Path(index_dir)))
-    except PassageSearchError:
-        return ""
-
-
-# Keyed by generation, so a rebuilt index is picked up on the next question without a restart; a search
-# already running keeps its own Searcher, which holds the old generation in memory. Two entries: the
-# current index and, for a moment, the one it replaced.
-@st.cache_resource(show_spinner="Loading the search index…", max_entries=2)
-def load_searcher(index_dir: str, generation: str) -> Searcher:
-    from passage_search.app.serving import serving_searcher
-
-    return serving_searcher(generation or index_dir)
-
-
-@st.cache_resource(show_spinner=False, max_entries=2)
-def page_notices(index_dir: str, generation: str) -> Notices:
-    # Scanning every passage for the disclaimer and phone numbers on each rerun cost tens of ms at 25k.
-    return corpus_notices(load_searcher(index_dir, generation).passages)
-
-
-@st.cache_resource(show_spinner=False, max_entries=2)
-def page_corpus(index_dir: str, generation: str) -> page.Corpus:
-    return page.Corpus(load_searcher(index_dir, generation).passages)
-
-
-@st.cache_resource(show_spinner=False)
-def feedback_store(path: str) -> FeedbackStore:
-    return FeedbackStore(path)
-
-
-@st.cache_data(ttl=60, show_spinner=False)
-def stale_reason(index_dir: str, corpus: str, generation: str) -> str | None:
-    from passage_search.index.build import staleness
-
-    return staleness(Path(corpus), Path(index_dir)) if corpus and Path(corpus).exists() else None
+# Until the index is loaded; then the corpus's own title names the tab (set_page_config may be called again).
+st.set_page_config(page_title="Patient information search", page_icon="🔎", layout="centered")
+page.style()
 
 
 def ask_example() -> None:
@@ -71,6 +36,8 @@ def ask_example() -> None:
     st.session_state["topic"] = None
 
 
+# The cached loaders are in app/loaders.py: scripts/start.sh's launcher (app/launch.py) fills the same cache
+# before the server answers, so no visitor waits for the index or the model.
 generation = current_generation(str(INDEX_DIR))
 try:
     try:
@@ -93,12 +60,13 @@ store_path = feedback_path()
 store = feedback_store(str(store_path)) if store_path else None
 index_id = searcher.manifest.corpus_fingerprint
 
-title = escape_markdown(notices.titles[0]) if len(notices.titles) == 1 else "Patient information search"
-st.title(title, anchor=False)  # anchor=False: no link is made of corpus text
-if notices.disclaimer:
-    first = first_sentence(notices.disclaimer)
-    phone = f"  \n**Support line: {escape_markdown(', '.join(notices.phones))}**" if notices.phones else ""
-    st.info(escape_markdown(first) + phone, icon="ℹ️")
+# The corpus's title names the page and the browser tab; a corpus of several documents gets a general name.
+title = notices.titles[0] if len(notices.titles) == 1 else "Patient information search"
+st.set_page_config(page_title=title)  # the tab shows it as plain text, never Markdown
+st.title(escape_markdown(title), anchor=False)  # anchor=False: no link is made of corpus text
+if line := page.banner(notices):  # one line: not medical advice (the whole text is in the footer), the phone
+    with st.container(key="banner"):
+        st.markdown(line)
 
 try:
     why = stale_reason(str(INDEX_DIR), searcher.manifest.corpus, generation)
@@ -124,7 +92,10 @@ with st.expander("Filters and options"):
         MODES,
         index=MODES.index("hybrid"),
         key="mode",
+        bind="query-params",
         horizontal=True,
+        # The address keeps the option as shown (a format_func would put its words there), so the modes keep
+        # the names the CLI and the HTTP API take: ?mode=dense works in all three.
         help="hybrid: meaning, headings and words together (best measured); dense: meaning only; "
         "lexical: words only (BM25).",
     )
@@ -136,12 +107,17 @@ if by_topic is not None:
 result = None
 if query.strip():
     try:
-        result = searcher.search(query, k=k, mode=mode, within=within)
+        result = searcher.search(query, k=k, mode=mode, within=within, exact=page.exact_search(query))
     except QueryError:
         result = None  # only control characters: nothing to search, so the examples below
     except Exception as exc:  # ours, or FAISS, numpy or the disk: one sentence, never a traceback
         st.error(escape_markdown(sentence(exc)))
         st.stop()
+
+# "Showing results for …" with "Search instead for …" (the words as typed, ?exact=1) when words were repaired
+# or added: page.correction_line.
+if result is not None:
+    page.correction_line(result)
 
 if result is not None:
     for notice in page.notices(query, result.notices):
@@ -150,23 +126,18 @@ if result is not None:
     st.caption(f"{count} “{escape_markdown(result.question[:200])}” · {result.ms:.0f} ms")
     if st.session_state.get("feedback_error"):
         st.warning(f"Your feedback could not be saved: {escape_markdown(st.session_state.pop('feedback_error'))}")
-    if not result.hits:
-        st.info(
-            "No passage matches this question"
-            + (" within the chosen filters." if result.filtered else ".")
-            + " Try other words, or browse the topics below."
-        )
-    elif result.confidence == NONE:
-        st.info(
-            f"**{result.label}.** These pages cover {escape_markdown(corpus.subject)}. "
-            "Try saying it another way, or browse the topics below."
-        )
-        with st.expander("Closest passages anyway"):
-            for hit in result:  # feedback here too: a helpful one marks an answer the state missed
-                page.card(hit, result.terms, searcher, question=result.question, store=store, index_id=index_id)
+    # Three states, each said once: "Best answer" (a badge on the first card), "Related" (a line above the
+    # cards, which are shown as usual), "Nothing here answers that" (what the pages cover and the support line;
+    # the closest passages one click away, never presented as answers).
+    if result.confidence == NONE:
+        st.info(page.nothing_here(result.label, corpus.subject, notices.phones, filtered=result.filtered))
+        if result.hits:
+            with st.expander("Closest passages anyway"):
+                for hit in result:  # feedback here too: a helpful one marks an answer the state missed
+                    page.card(hit, result.terms, searcher, question=result.question, store=store, index_id=index_id)
     else:
         if result.confidence == RELATED:
-            st.info(f"**{result.label}.** The closest passages are below; if they don't help, try other words.")
+            st.info(f"**{escape_markdown(result.label)}.**")  # short: the cards must start on a phone's screen
         for hit in result:
             page.card(
                 hit,
@@ -183,10 +154,17 @@ if result is not None:
 else:
     if corpus.examples:
         st.pills("Example searches", corpus.examples, key="example", on_change=ask_example, format_func=escape_markdown)
-    st.header("Browse topics")
+    st.header("Browse topics", anchor=False)  # a 16 px link icon beside it helps no one on a phone
     page.topic_browser(searcher, corpus)
 
-with st.expander("Medical disclaimer and source", expanded=False):
-    st.markdown(escape_markdown(notices.disclaimer or "No disclaimer was found in this corpus."))
+# The footer: the whole disclaimer as the publisher wrote it, the support line to call, the copyright once.
+st.divider()
+with st.container(key="footer"):
+    if notices.disclaimer:
+        st.subheader("Medical disclaimer", anchor=False)
+        for paragraph in page.disclaimer_paragraphs(notices):
+            st.markdown(escape_markdown(paragraph))
+    if notices.phones:
+        st.markdown("Support line: " + page.phone_links(notices.phones))
     for line in notices.copyright:
         st.caption(escape_markdown(line))

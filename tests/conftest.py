@@ -47,8 +47,7 @@ def cpu_hog() -> Iterator[None]:
     # re-import this module and numpy in every child).
     context = multiprocessing.get_context("fork")
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    hogs = [context.Process(target=_spin, args=(os.getpid(),), name=f"cpu-hog-{i}", daemon=True)
-            for i in range(cores)]
+    hogs = [context.Process(target=_spin, args=(os.getpid(),), name=f"cpu-hog-{i}", daemon=True) for i in range(cores)]
     for hog in hogs:
         hog.start()
     try:
@@ -88,9 +87,7 @@ class FakeEmbedder:
         out = np.zeros((len(texts), self.dimension), dtype=np.float32)
         for row, text in enumerate(texts):
             for word in _WORD.findall(text.lower()):
-                slot = (
-                    int.from_bytes(hashlib.sha256(word.encode("utf-8")).digest()[:8], "big") % self.dimension
-                )
+                slot = int.from_bytes(hashlib.sha256(word.encode("utf-8")).digest()[:8], "big") % self.dimension
                 out[row, slot] += 1.0
             norm = float(np.linalg.norm(out[row]))
             if norm > 0:
@@ -159,15 +156,20 @@ def wait_until(condition: Callable[[], Any], what: str, timeout: float = RUN_MS)
     return value
 
 
-# Markdown the page itself adds around escaped text: the mark on a question's word (letters and digits
-# only, see highlight.py) and the "Best answer" badge. Nothing else may be live.
-OWN_MARKUP = re.compile(r":orange-background\[\*\*[^\W_]+\*\*\]|^:green-badge\[:material/star: Best answer\]$")
+# Markdown the page itself adds around escaped text: the highlight box on a question's words (escaped text, with
+# bold around letters, digits, spaces and single hyphens only; see highlight.py) and the "Best answer" badge.
+# Nothing else may be live.
+MARK_BOX = re.compile(r":orange-background\[((?:\\.|[^\\\]])*)\]")
+MARK_BOLD = re.compile(r"\*\*([^\W_]+(?:(?: +|\\-)[^\W_]+)*)\*\*")
+BADGE = re.compile(r"^:green-badge\[:material/star: Best answer\]$")
+# The support line's number as a link to call (page.phone_links): digits and separators, a tel: of digits.
+PHONE_LINK = re.compile(r"\[((?:\\[-.()+]|[\d ])+)\]\(tel:\+\d+\)")
 
 
 def strip_own_markup(value: str) -> str:
-    """``value`` with the page's own marks removed (a marked word keeps its letters)."""
-    return OWN_MARKUP.sub(lambda m: re.sub(r"^:orange-background\[\*\*|\*\*\]$", "", m.group()) if "orange" in m.group()
-                          else "", value)
+    """``value`` with the page's own marks removed (the marked text stays, as escaped)."""
+    value = PHONE_LINK.sub(r"\1", value)
+    return MARK_BOX.sub(lambda m: MARK_BOLD.sub(r"\1", m.group(1)), BADGE.sub("", value))
 
 
 def live_markup(value: str) -> list[str]:

@@ -1,9 +1,10 @@
 """Corpus and question text as Markdown that renders literally, with the question's words marked.
 
 Everything is escaped, so corpus text can never become a link, an image, HTML, LaTeX, a colour, an emoji or
-an icon; the marks are the only Markdown we add, and they only ever wrap letters and digits. Streamlit renders
-Markdown in labels too (buttons, pills, radio options, expanders, captions, info boxes): every text from a
-question or the corpus goes through ``escape_markdown`` wherever it is shown.
+an icon; the marks are the only Markdown we add: a highlight box around escaped text (``MARK_OPEN`` …
+``MARK_CLOSE``), and inside it bold (``BOLD``) around letters, digits, spaces and single hyphens only.
+Streamlit renders Markdown in labels too (buttons, pills, radio options, expanders, captions, info boxes):
+every text from a question or the corpus goes through ``escape_markdown`` wherever it is shown.
 """
 
 from __future__ import annotations
@@ -12,10 +13,12 @@ import re
 from collections.abc import Collection
 
 from passage_search.analysis import Vocabulary
-from passage_search.search.highlight import marked_spans
+from passage_search.search.highlight import mark_boxes, marked_spans
 
-# Streamlit Markdown's highlight directive, bold too so the mark does not rest on colour alone.
-MARK_OPEN, MARK_CLOSE = ":orange-background[**", "**]"
+# Streamlit Markdown's highlight directive around the marked words and the punctuation attached to them (its
+# padding then sits next to a space, never between a word and its comma), with the words in bold so the mark
+# does not rest on colour alone: ":orange-background[(**chemotherapy**),]".
+MARK_OPEN, MARK_CLOSE, BOLD = ":orange-background[", "]", "**"
 
 # Every character Markdown or Streamlit's additions act on ("&" starts an entity such as "&lt;").
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~$=:^&])")
@@ -39,15 +42,22 @@ def escape_markdown(text: str) -> str:
 
 
 def highlight_markdown(text: str, terms: Collection[str], vocabulary: Vocabulary) -> str:
-    """``text`` escaped for Markdown, with the words matching ``terms`` marked."""
+    """``text`` escaped for Markdown, with the words matching ``terms`` marked (``search.highlight``)."""
     # The joiners go in first, over the whole text, so that a mark never separates the parts of a pattern
     # ("www" and ".", a colon and the word after it); they sit outside words, so the same words are marked.
     text = _join(text)
+    spans = marked_spans(text, terms, vocabulary)
     out: list[str] = []
     at = 0
-    for start, end in marked_spans(text, terms, vocabulary):
+    for start, end in mark_boxes(text, spans):
         out.append(_escape(text[at:start]))
-        out.append(MARK_OPEN + text[start:end] + MARK_CLOSE)
+        inner, inside = [], [s for s in spans if start <= s[0] < end]
+        cursor = start
+        for word_start, word_end in inside:
+            inner += [_escape(text[cursor:word_start]), BOLD, _escape(text[word_start:word_end]), BOLD]
+            cursor = word_end
+        inner.append(_escape(text[cursor:end]))
+        out.append(MARK_OPEN + "".join(inner) + MARK_CLOSE)
         at = end
     out.append(_escape(text[at:]))
     return "".join(out)

@@ -2,8 +2,8 @@
 
 Every text from the corpus or the question goes through ``escape_markdown`` (or ``highlight_markdown``,
 which escapes too) before Streamlit sees it, labels included: buttons, pills, expanders, captions and notices
-all render Markdown. The one piece of raw HTML, ``FOCUS_SCRIPT``, is a constant written here: no data ever
-reaches it.
+all render Markdown. The only raw HTML, ``FOCUS_SCRIPT`` and ``PAGE_STYLE``, are constants written here: no
+data ever reaches them. The Copy button (``copy_button.py``) gets its text as JSON data, never as HTML.
 """
 
 from __future__ import annotations
@@ -12,17 +12,31 @@ import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
+from urllib.parse import urlsplit
 
 import streamlit as st
 
+from passage_search.app.copy_button import copy_button
+from passage_search.app.corrections import correction_line as correction_line
+from passage_search.app.corrections import exact_search as exact_search
 from passage_search.app.markdown import escape_markdown, highlight_markdown
+from passage_search.app.notice_text import banner as banner
+from passage_search.app.notice_text import disclaimer_paragraphs as disclaimer_paragraphs
+from passage_search.app.notice_text import nothing_here as nothing_here
+from passage_search.app.notice_text import phone_links as phone_links
+from passage_search.app.notice_text import tel_href as tel_href
+from passage_search.app.question_box import CUT_NOTICE as CUT_NOTICE
+from passage_search.app.question_box import FOCUS_SCRIPT as FOCUS_SCRIPT
+from passage_search.app.question_box import QUESTION_CHARS as QUESTION_CHARS
+from passage_search.app.question_box import notices as notices
+from passage_search.app.question_box import question_box as question_box
+from passage_search.app.question_box import style as style
 from passage_search.errors import sentence
 from passage_search.eval.feedback import FeedbackStore
 from passage_search.ingest.notices import is_notice
 from passage_search.passage import Hit, Passage
 from passage_search.search.confidence import ANSWER, LABELS
 from passage_search.search.highlight import preview
-from passage_search.search.query import MAX_QUERY_CHARS
 from passage_search.search.searcher import Searcher
 from passage_search.search.topics import Topic, document_label, example_searches, top_topic, topic_tree
 
@@ -31,84 +45,6 @@ from passage_search.search.topics import Topic, document_label, example_searches
 MAX_LISTED_CHOICES = 300
 # The topic browser lists at most this many headings at once; a larger corpus is narrowed by typing.
 MAX_LISTED_TOPICS = 60
-
-# Focus starts in the question box (Streamlit's text input has no autofocus), once per page load and only
-# when nothing else has focus, so a rerun never pulls focus away from a result someone tabbed to.
-# The box holds at most what the searcher reads (``max_chars``): Streamlit cuts a longer question from the
-# address or from a hand-made request on the server, and rejects a longer edit in the browser. A longer
-# paste is cut here instead, before the browser inserts it (a 10 MB paste took 14 s) and before Streamlit
-# copies it into the address and sends it (35 s more): white space folded, as the searcher folds it, then
-# cut to QUESTION_CHARS, so the page can say that the question was cut.
-QUESTION_CHARS = MAX_QUERY_CHARS
-FOCUS_SCRIPT = """<script>
-(() => {
-  const LABEL = 'input[aria-label="Your question"]';
-  const focusBox = () => {
-    const box = window.document.querySelector(LABEL);
-    if (!box) { return false; }
-    const active = window.document.activeElement;
-    if (!window.__passageSearchFocused && (!active || active === window.document.body)) { box.focus(); }
-    window.__passageSearchFocused = true;
-    return true;
-  };
-  if (!focusBox()) {
-    const timer = setInterval(() => { if (focusBox()) { clearInterval(timer); } }, 100);
-    setTimeout(() => clearInterval(timer), 10000);
-  }
-  if (!window.__passageSearchBounded) {
-    window.__passageSearchBounded = true;
-    const LIMIT = 1000;  // QUESTION_CHARS
-    const bound = (text) => text.slice(0, 8 * LIMIT).replace(/\\s+/g, ' ').trim().slice(0, LIMIT);
-    const setValue = Object.getOwnPropertyDescriptor(window.HTMLInputElement.prototype, 'value').set;
-    const isBox = (el) => el instanceof window.HTMLInputElement && el.matches(LABEL);
-    // Capture phase on window: before the browser inserts a paste and before React reads the value for
-    // Streamlit. A paste that would make the question too long is cut and put in place of the selection.
-    window.addEventListener('paste', (event) => {
-      const box = event.target;
-      const text = event.clipboardData ? event.clipboardData.getData('text') : '';
-      if (!isBox(box) || box.value.length + text.length <= LIMIT) { return; }
-      event.preventDefault();
-      const start = box.selectionStart ?? box.value.length;
-      const end = box.selectionEnd ?? start;
-      setValue.call(box, bound(box.value.slice(0, start) + text + box.value.slice(end)));
-      box.dispatchEvent(new window.Event('input', { bubbles: true }));
-    }, true);
-    // Anything else that makes the box too long (a drop, autofill): cut before React sees it.
-    window.addEventListener('input', (event) => {
-      const box = event.target;
-      if (isBox(box) && box.value.length > LIMIT) { setValue.call(box, bound(box.value)); }
-    }, true);
-  }
-})();
-</script>"""
-
-
-def question_box() -> str:
-    """The question box, bound to the address (``?q=…``) so that a search can be bookmarked or sent on.
-
-    It holds at most QUESTION_CHARS characters, the most the searcher reads, however the question comes.
-    """
-    value = st.text_input(
-        "Your question",
-        key="q",
-        bind="query-params",
-        max_chars=QUESTION_CHARS,
-        placeholder="Type a question in your own words, then Enter",
-    )
-    st.html(FOCUS_SCRIPT, unsafe_allow_javascript=True)
-    return value or ""
-
-
-# The searcher's own words for a question over its limit: a question that fills the box was (or may have
-# been) cut to it on the way in.
-CUT_NOTICE = f"Only the first {MAX_QUERY_CHARS:,} characters of your question were searched."
-
-
-def notices(question: str, result_notices: Sequence[str]) -> list[str]:
-    """What the page says above the results about how ``question`` was searched."""
-    cut = [CUT_NOTICE] if len(question) >= QUESTION_CHARS and CUT_NOTICE not in result_notices else []
-    return cut + list(result_notices)
-
 
 @dataclass
 class Corpus:
@@ -172,10 +108,14 @@ def _group(
 
 
 def pick(label: str, choices: Sequence[str], key: str, help: str) -> tuple[list[str], str]:
-    """A filter: a multiselect when the choices are few, else a "contains" box. (chosen, typed text)."""
+    """A filter: a multiselect when the choices are few, else a "contains" box. (chosen, typed text).
+
+    Either is kept in the address (``?documents=…``, ``?topics_text=…``), so a filtered search can be sent on.
+    """
     if len(choices) <= MAX_LISTED_CHOICES:
-        return list(st.multiselect(label, choices, key=key, help=help, placeholder="All")), ""
-    typed = st.text_input(f"{label} contains", key=key + "_text", help=help)
+        chosen = st.multiselect(label, choices, key=key, help=help, placeholder="All", bind="query-params")
+        return list(chosen), ""
+    typed = st.text_input(f"{label} contains", key=key + "_text", help=help, bind="query-params")
     return [], " ".join(str(typed or "").split()).lower()
 
 
@@ -188,20 +128,56 @@ def allowed_rows(groups: dict[str, list[int]], chosen: list[str], typed: str) ->
     return None
 
 
+def safe_url(url: str) -> str:
+    """``url`` if it is a web address (http or https) that can go in a link as it is, else "".
+
+    It comes from the corpus (a sidecar's ``url``, a heading's anchor): anything else (``javascript:``, a file
+    path, a broken address) is never made a link.
+    """
+    url = url.strip()
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return ""
+    if parts.scheme.lower() not in ("http", "https") or not parts.netloc or any(c.isspace() for c in url):
+        return ""
+    return url
+
+
 def copy_text(passage: Passage) -> str:
-    """What the copy button copies: where the passage comes from, then the passage verbatim."""
-    return f"{passage.breadcrumb}\n\n{passage.text}\n\nSource: {passage.source_line}"
+    """What the Copy button copies: where the passage sits (its headings), the passage verbatim, and its source
+    with the address of the section when the corpus gives one, ready to paste into a note or an email."""
+    url = safe_url(passage.url)
+    source = f"{passage.publisher} — {url}" if url and passage.publisher else url or passage.source_line
+    return f"{passage.breadcrumb}\n\n{passage.text}\n\nSource: {source}"
+
+
+# How each retriever found a passage, in words a support-line operator reads at a glance.
+_FOUND_BY = {"dense": "meaning", "heading": "headings", "lexical": "words"}
+
+
+def ordinal(n: int) -> str:
+    """1st, 2nd, 3rd, 4th, …, 11th, 12th, 13th, …, 21st."""
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+def _and(words: Sequence[str]) -> str:
+    return " and ".join([", ".join(words[:-1]), words[-1]] if len(words) > 1 else words)
 
 
 def details(hit: Hit) -> str:
-    """The debug line of a hit: fused score, rank and raw score in each retriever, passage id (escaped)."""
-    names = {"dense": "meaning (cosine)", "heading": "heading (cosine)", "lexical": "words (BM25)"}
-    parts = [f"fused score {hit.score:.4f}"]
-    for name, rank in sorted(hit.ranks.items()):
-        raw = hit.scores.get(name)
-        parts.append(f"{names.get(name, name)}: rank {rank}" + (f", {raw:.3f}" if raw is not None else ""))
-    parts.append(f"passage id {hit.passage.id}")
-    return escape_markdown(" · ".join(parts))
+    """How a hit was found, in plain words, then its passage id (escaped): "Found by meaning and by words;
+    ranked 1st by meaning, 3rd by words · passage id 0a1b…". The scores stay with the CLI and the API."""
+    found = sorted(hit.ranks.items(), key=lambda item: (list(_FOUND_BY).index(item[0]) if item[0] in _FOUND_BY
+                                                         else len(_FOUND_BY), item[0]))
+    if found:
+        names = [_FOUND_BY.get(name, name) for name, _ in found]
+        line = "Found " + _and([f"by {n}" for n in names])
+        line += "; ranked " + ", ".join(f"{ordinal(rank)} by {n}" for n, (_, rank) in zip(names, found, strict=True))
+    else:
+        line = "Listed under its heading"
+    return escape_markdown(f"{line} · passage id {hit.passage.id}")
 
 
 def feedback_key(question: str, hit: Hit, index_id: str) -> str:
@@ -232,9 +208,12 @@ def card(
     store: FeedbackStore | None = None,
     index_id: str = "",
     best: bool = False,
+    where: str = "hit",
 ) -> None:
-    """One result: rank and heading path, the passage with the question's words marked, its source,
-    then copy, feedback (when the operator turned it on) and the details. ``best``: badge it as the answer."""
+    """One result: rank and heading path, the passage with the question's words marked, its source, then a row
+    of Copy, "Read the full section" (when the corpus gives the section's address), feedback (when the operator
+    turned it on) and Details. ``best``: badge it as the answer. ``where``: which list the card is in, so the
+    same passage can be in two (results and a topic) at once."""
     p = hit.passage
     with st.container(border=True):
         st.markdown(f"**{hit.rank}.** {escape_markdown(p.breadcrumb)}")
@@ -246,20 +225,25 @@ def card(
             with st.expander("Show more"):
                 st.markdown(highlight_markdown(rest, terms, searcher.vocabulary))
         st.caption(f"Source: {escape_markdown(p.source_line)}")
-        left, middle, right = st.columns([1, 1, 2], vertical_alignment="center")
-        with left.popover("Copy", icon=":material/content_copy:", help="The passage with its headings and source"):
-            st.caption("Press the copy icon at the top right of the box.")
-            st.code(copy_text(p), language=None, wrap_lines=True)
-        if store is not None and question:
-            key = feedback_key(question, hit, index_id)
-            with middle:
+        with st.container(horizontal=True, vertical_alignment="center", gap="small"):
+            copy_button(copy_text(p), key=f"copy-{where}-{hit.rank}-{p.id}", label=f"Copy passage {hit.rank}")
+            url = safe_url(p.url)
+            if url:
+                st.link_button(READ_MORE, url, icon=":material/open_in_new:")
+            if store is not None and question:
+                key = feedback_key(question, hit, index_id)
                 st.feedback("thumbs", key=key, on_change=_record, args=(store, key, question, hit, index_id))
-        with right.expander("Details"):
-            st.caption(details(hit))
+            if hit.ranks:
+                with st.popover("Details", type="tertiary", help="How this passage was found"):
+                    st.caption(details(hit))
+
+
+READ_MORE = "Read the full section"
 
 
 def topic_browser(searcher: Searcher, corpus: Corpus) -> None:
-    """The heading tree as buttons; a chosen heading shows every passage under it, verbatim."""
+    """The heading tree as buttons (a chevron on each, sub-headings indented); a chosen heading shows every
+    passage under it, verbatim."""
     chosen = st.session_state.get("topic")
     if chosen:
         topic = next((t for t in corpus.headings if t.key == chosen), None)
@@ -268,7 +252,7 @@ def topic_browser(searcher: Searcher, corpus: Corpus) -> None:
             st.header(escape_markdown(topic.title), anchor=False)  # no link made of corpus text
             for n, row in enumerate(topic.all_rows(), 1):
                 hit = Hit(searcher.passages[row], 0.0, n)
-                card(hit, (), searcher)
+                card(hit, (), searcher, where="topic")
             return
     headings = corpus.headings
     if len(headings) > MAX_LISTED_TOPICS:
@@ -277,9 +261,15 @@ def topic_browser(searcher: Searcher, corpus: Corpus) -> None:
         if not typed:
             st.caption(f"{len(corpus.headings):,} topics: type a word to list them.")
     for i, topic in enumerate(headings[:MAX_LISTED_TOPICS]):
-        depth = len(topic.path) - 1
-        label = ("\u2003" * depth) + escape_markdown(topic.title)  # em spaces indent the tree
-        st.button(label, key=f"topic-{i}", type="tertiary", on_click=_choose_topic, args=(topic.key,))
+        depth = len(topic.path) - 1  # PAGE_STYLE indents a button by the depth its key names
+        st.button(
+            escape_markdown(topic.title),
+            key=f"topic-d{depth}-{i}",
+            type="tertiary",
+            icon=":material/chevron_right:",
+            on_click=_choose_topic,
+            args=(topic.key,),
+        )
     if len(headings) > MAX_LISTED_TOPICS:
         st.caption(f"{len(headings) - MAX_LISTED_TOPICS:,} more: type more of the topic's name.")
 

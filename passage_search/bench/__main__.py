@@ -162,10 +162,17 @@ def _print_page(p: dict[str, Any]) -> None:
     if "skipped" in p:
         print(f"\nPAGE skipped: {p['skipped']}")
         return
-    e = p["enter_to_first_card_ms"]
-    print(f"\nPAGE  start -> healthy {p['start_to_healthy_s']} s, -> question box with index loaded "
-          f"{p['start_to_ready_s']} s")
+    e, s = p["enter_to_first_card_ms"], p["search_only_ms"]
+    print(f"\nPAGE  started with {p['launch']}: start -> healthy {p['start_to_healthy_s']} s; a shared link "
+          f"(?q=) opened then in a fresh browser context: healthy -> first card {p['healthy_to_first_card_s']} s, "
+          f"{p['healthy_to_navigation_s']} s of it the browser opening the link (start -> first card "
+          f"{p['start_to_first_card_s']} s)")
+    b = p["baseline_page_enter_to_first_card_ms"]
     print(f"  Enter -> first result card: p50 {e['p50']:.0f} ms, p95 {e['p95']:.0f} ms ({e['runs']} runs)")
+    print(f"  search only, same questions:  p50 {s['p50']:.1f} ms, p95 {s['p95']:.1f} ms   "
+          f"ratio p50 {p['ratio_enter_to_search_p50']}x")
+    print(f"  baseline page (a box and cards), Enter -> first card: p50 {b['p50']:.0f} ms, p95 {b['p95']:.0f} ms   "
+          f"ratio p50 {p['ratio_enter_to_baseline_page_p50']}x")
 
 
 if __name__ == "__main__":

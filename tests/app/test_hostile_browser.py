@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 from conftest import LOAD_MS, wait_for_layout, wait_for_run, write_tree
+from test_evaluate_page import evaluate_page_server  # the evaluate page has its own entry point
 
 # The browser and the way a page is opened are the page tests' own (one place to change them).
 from test_page_browser import INVISIBLE, browser, new_context, open_page, shots  # noqa: F401
@@ -115,6 +116,19 @@ def server(hostile, tmp_path_factory):
         yield url
 
 
+@pytest.fixture(scope="module")
+def eval_server(hostile, tmp_path_factory):
+    """The evaluate page, started as an operator starts it (its own entry point, not in the patients' page)."""
+    env = {
+        # Allowed: the hostile set; /etc and a missing folder are listed but hold no test set.
+        "PASSAGE_SEARCH_EVAL_DIRS": os.pathsep.join([str(hostile.beir), "/etc", str(hostile.beir.parent / "gone")]),
+        "PASSAGE_SEARCH_EVAL_OUT": str(hostile.eval_out),
+    }
+    with open(tmp_path_factory.mktemp("streamlit") / "evaluate.log", "w") as log:
+        with evaluate_page_server(env=env, log=log) as url:
+            yield url
+
+
 @dataclass
 class Visit:
     """A page, every request it made and every dialog (alert) it opened."""
@@ -153,11 +167,13 @@ def phone(browser, server):  # noqa: F811
 
 
 def own_links(server: str, *anchors: str) -> set[str]:
-    """Streamlit's skip link, the two pages of the sidebar, and the anchors of the page's own fixed headings."""
-    return {"#stMain", server, server + "evaluate", *anchors}
+    """Streamlit's skip link, the app's own address, and the anchors of the page's own fixed headings (no link to
+    the evaluate page, which has its own entry point)."""
+    return {"#stMain", server, *anchors}
 
 
-SEARCH_LINKS = ("#browse-topics",)  # st.header("Browse topics")
+# The corpus's support line as a number to call (banner and footer, issue 15).
+SEARCH_LINKS = ("tel:+18005550100",)
 EVALUATE_LINKS = ("#evaluation", "#questions-worst-first")  # st.title / st.subheader with fixed words
 
 
@@ -180,7 +196,8 @@ def assert_inert(seen: Visit, server: str, anchors: tuple[str, ...], *, chart: b
     assert not [s for s in scripts if "alert(" in s], "a script from the text is in the page"
     made = page.evaluate(_MADE_OF_TEXT)
     assert made["colours"] == made["icons"] == made["html"] == 0, made
-    assert all(re.fullmatch(r"[^\W_]+", m) for m in made["marks"]), made  # the question's words, marked by the page
+    # The question's words, marked by the page: bold runs of words (spaces or one hyphen between), in a box.
+    assert all(re.fullmatch(r"[^\W_]+(?:(?: +|-)[^\W_]+)*", m) for m in made["marks"]), made
     assert seen.dialogs == []
     hosts = {urllib.parse.urlparse(url).hostname for url in seen.requests if not url.startswith(("data:", "blob:"))}
     assert hosts <= {"127.0.0.1", "localhost"}, sorted(u for u in seen.requests if "127.0.0.1" not in u)
@@ -196,7 +213,7 @@ _MADE_OF_TEXT = """() => {
     colours: all('.stMarkdownColoredText').length,
     icons: all('[role="img"]').filter((el) => !el.closest('.stMarkdownBadge')).length,
     html: all('b, i, u, img, script, iframe, video, audio, object, embed, form').length,
-    marks: all('.stMarkdownColoredBackground').map((el) => el.textContent),
+    marks: all('.stMarkdownColoredBackground strong').map((el) => el.textContent),
   };
 }"""
 
@@ -331,11 +348,11 @@ def test_a_long_question_in_a_link_is_cut_and_the_address_corrected(desktop, ser
 # ---- the evaluate page ----------------------------------------------------------------------------------------
 
 
-def test_the_evaluate_page_has_no_path_box_and_offers_only_allowed_sets(desktop, server, hostile):
+def test_the_evaluate_page_has_no_path_box_and_offers_only_allowed_sets(desktop, eval_server, hostile):
     from playwright.sync_api import expect
 
     page = desktop.page
-    choice = open_evaluate(page, server)
+    choice = open_evaluate(page, eval_server)
     assert page.get_by_role("textbox").count() == 0, "a visitor must never type a path"
     choice.click()
     options = page.get_by_role("option")
@@ -344,12 +361,12 @@ def test_the_evaluate_page_has_no_path_box_and_offers_only_allowed_sets(desktop,
     page.keyboard.type("/etc")  # the box filters the listed sets; a path is not one of them
     expect(page.get_by_role("option")).to_have_text(["No results"])
     page.keyboard.press("Escape")
-    assert_inert(desktop, server, EVALUATE_LINKS)
+    assert_inert(desktop, eval_server, EVALUATE_LINKS)
 
 
-def test_the_evaluate_page_scores_an_allowed_hostile_set_and_shows_it_as_text(desktop, server, hostile):
+def test_the_evaluate_page_scores_an_allowed_hostile_set_and_shows_it_as_text(desktop, eval_server, hostile):
     page = desktop.page
-    choice = open_evaluate(page, server)
+    choice = open_evaluate(page, eval_server)
     choice.click()
     page.get_by_role("option", name="hostile_beir").click()
     page.get_by_role("button", name="Run").click()
@@ -359,4 +376,4 @@ def test_the_evaluate_page_scores_an_allowed_hostile_set_and_shows_it_as_text(de
     assert "hostile-beir/ in the evaluation output folder" in text  # a name, not a server path
     assert str(hostile.beir) not in text and str(hostile.eval_out) not in text
     assert (hostile.eval_out / "hostile-beir" / "report.json").is_file()  # the operator's folder, by set name
-    assert_inert(desktop, server, EVALUATE_LINKS, chart=True)
+    assert_inert(desktop, eval_server, EVALUATE_LINKS, chart=True)

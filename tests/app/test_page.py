@@ -106,7 +106,7 @@ def test_hostile_question_is_echoed_escaped(monkeypatch, real_index):
     assert any(HOSTILE in unescape(v) for v in values), "the question is not echoed on the page"
     for value in values:
         assert live_markup(value) == [], value  # every < > [ ] $ of the question is escaped
-        assert "](" not in value, value
+        assert "](" not in strip_own_markup(value), value  # the page's own links (a number to call) aside
 
 
 @pytest.mark.model
@@ -221,8 +221,8 @@ def test_hostile_corpus_text_is_shown_literally(monkeypatch, tmp_path, fake_page
     readable = [unescape(v) for v in values]
     assert f"Pain relief with morphine {PAYLOAD} helps most people." in readable
     assert f"Source: Publisher {PAYLOAD} — care.md" in [unescape(c.value) for c in at.caption]
-    infos = [unescape(i.value) for i in at.info]
-    assert any(i.startswith(f"This does not replace your doctor {PAYLOAD}") for i in infos), infos
+    # The whole disclaimer is in the footer (the banner at the top is one line of the page's own words).
+    assert any(v.startswith(f"This does not replace your doctor {PAYLOAD}") for v in readable), readable
     assert f"© 2024 Society {PAYLOAD}" in [unescape(c.value) for c in at.caption]
 
 
@@ -370,25 +370,38 @@ def test_the_topic_filter_keeps_only_passages_under_that_heading(monkeypatch, fa
     assert [unescape(c) for c in cards(at)] == ["**1.** Living with sarcoma › Surgery"]
 
 
-def test_each_card_has_a_copy_box_with_headings_text_and_source_and_details(monkeypatch, fake_index, fake_page_model):
+def copy_buttons(at: AppTest) -> list[dict]:
+    """The data of each card's Copy button (a custom component: AppTest sees its JSON, not its button)."""
+    import json
+
+    return [json.loads(el.proto.json) for el in at.get("bidi_component")]
+
+
+def test_each_card_has_a_copy_button_with_headings_text_and_source_and_details(
+    monkeypatch, fake_index, fake_page_model
+):
     from passage_search.app.page import copy_text
     from passage_search.search.searcher import Searcher
 
     at = ask(open_page(monkeypatch, fake_index), "limb-sparing surgery")
     hits = Searcher(fake_index, embedder=__import__("conftest").FakeEmbedder()).search("limb-sparing surgery", k=5)
-    assert [c.value for c in at.code] == [copy_text(h.passage) for h in hits]
-    first = at.code[0].value
+    copied = copy_buttons(at)
+    assert [c["text"] for c in copied] == [copy_text(h.passage) for h in hits]
+    assert [c["label"] for c in copied] == [f"Copy passage {n}" for n in range(1, len(hits) + 1)]
+    first = copied[0]["text"]
     assert first.startswith(hits[0].passage.breadcrumb) and "Source: " in first
     details = [unescape(c.value) for c in at.caption if "passage id" in c.value]
     assert len(details) == len(hits) and hits[0].passage.id in details[0]
+    assert not at.code, "no second, two-click copy box"
 
 
 def test_matched_words_are_marked_in_the_cards(monkeypatch, fake_index, fake_page_model):
-    from passage_search.app.markdown import MARK_OPEN
+    from passage_search.app.markdown import BOLD, MARK_CLOSE, MARK_OPEN
 
     at = ask(open_page(monkeypatch, fake_index), "limb-sparing surgery")
     body = [m.value for m in at.markdown if MARK_OPEN in m.value]
-    assert any(f"{MARK_OPEN}Surgery**]" in b or f"{MARK_OPEN}surgery**]" in b for b in body)
+    assert any(f"{MARK_OPEN}{BOLD}Surgery{BOLD}{MARK_CLOSE}" in b for b in body)
+    assert any(f"{MARK_OPEN}{BOLD}Limb\\-sparing surgery{BOLD}{MARK_CLOSE}" in b for b in body)  # one mark
 
 
 def test_feedback_is_off_by_default_and_writes_nothing(monkeypatch, fake_index, fake_page_model, tmp_path):
@@ -666,7 +679,7 @@ def test_an_unreadable_index_is_one_sentence(monkeypatch, fake_index, fake_page_
 
 # ---- the evaluate page: only the bundled set and the folders the operator allows -----------------------------
 
-EVALUATE = SEARCH_APP.parent / "pages" / "evaluate.py"
+EVALUATE = SEARCH_APP.parent / "evaluate_app.py"
 SEED_SET = "Bundled seed questions (no setup)"
 
 
@@ -696,3 +709,175 @@ def test_the_evaluate_page_lists_no_folder_when_the_setting_is_empty(monkeypatch
     at.run()
     assert not at.exception
     assert list(at.selectbox[0].options) == [SEED_SET]
+
+
+# ---- issue 15: honest states, the banner and footer, copy, the section link, plain details, the address -------
+
+
+def test_a_phone_number_becomes_a_link_to_call():
+    from passage_search.app.page import phone_links, tel_href
+
+    assert tel_href("1-888-939-3333") == "tel:+18889393333"
+    assert tel_href("(416) 555-0100") == "tel:+14165550100"
+    assert tel_href("+1 800.555.0100") == "tel:+18005550100"
+    assert phone_links(["1-888-939-3333"]) == "[1\\-888\\-939\\-3333](tel:+18889393333)"
+
+
+def test_the_banner_is_one_short_line_and_the_footer_drops_the_raw_notice_line():
+    from passage_search.app.page import banner, disclaimer_paragraphs
+    from passage_search.ingest.notices import Notices
+
+    notices = Notices(
+        titles=("Treatments",),
+        disclaimer="This does not replace your doctor.\n\nWe do our best.\n\n1-888-939-3333 | | © 2024 Society",
+        phones=("1-888-939-3333",),
+        copyright=("© 2024 Society",),
+    )
+    line = banner(notices)
+    assert line == "Not medical advice · Support line [1\\-888\\-939\\-3333](tel:+18889393333)"
+    assert len(unescape(line)) <= 48, "it must fit one line of a 375 px screen"
+    assert disclaimer_paragraphs(notices) == ["This does not replace your doctor.", "We do our best."]
+    # A line with words beside the number is the publisher's text and stays.
+    kept = Notices((), "Call 1-888-939-3333 any day.", ("1-888-939-3333",), ())
+    assert disclaimer_paragraphs(kept) == ["Call 1-888-939-3333 any day."]
+    assert banner(Notices((), "", (), ())) == ""
+    assert banner(Notices((), "Not advice.", (), ())) == "Not medical advice"
+
+
+def test_only_a_web_address_becomes_a_link():
+    from passage_search.app.page import safe_url
+
+    assert safe_url(" https://cancer.ca/en/treatment#surgery ") == "https://cancer.ca/en/treatment#surgery"
+    assert safe_url("http://example.org/a(b)") == "http://example.org/a(b)"
+    for bad in ("javascript:alert(1)", "file:///etc/passwd", "/local/path", "https://", "https://a b", "", "x"):
+        assert safe_url(bad) == "", bad
+
+
+def test_the_copied_text_carries_headings_passage_and_source_link():
+    from passage_search.app.page import copy_text
+    from passage_search.passage import Passage
+
+    p = Passage("id", "doc", "Sarcoma", ("Sarcoma", "Surgery"), "Surgery removes it.", "s.txt", 0, "Society")
+    assert copy_text(p) == "Sarcoma › Surgery\n\nSurgery removes it.\n\nSource: Society — s.txt"
+    linked = Passage(**{**p.__dict__, "url": "https://example.org/s#surgery"})
+    assert copy_text(linked).endswith("\n\nSource: Society — https://example.org/s#surgery")
+    hostile = Passage(**{**p.__dict__, "url": "javascript:alert(1)"})
+    assert copy_text(hostile) == copy_text(p)  # an address that is not a web page is not offered
+
+
+def test_details_say_in_plain_words_how_a_passage_was_found():
+    from passage_search.app.page import details, ordinal
+    from passage_search.passage import Hit, Passage
+
+    assert [ordinal(n) for n in (1, 2, 3, 4, 11, 12, 13, 21, 22, 23, 101, 111)] == [
+        "1st", "2nd", "3rd", "4th", "11th", "12th", "13th", "21st", "22nd", "23rd", "101st", "111th"
+    ]
+    p = Passage("abc123", "doc", "T", ("T",), "text", "s.txt", 0)
+    both = Hit(p, 0.0469, 1, ranks={"lexical": 3, "dense": 1}, scores={"dense": 0.61, "lexical": 7.2})
+    assert unescape(details(both)) == (
+        "Found by meaning and by words; ranked 1st by meaning, 3rd by words · passage id abc123"
+    )
+    three = Hit(p, 0.05, 1, ranks={"dense": 2, "heading": 1, "lexical": 5})
+    assert unescape(details(three)).startswith(
+        "Found by meaning, by headings and by words; ranked 2nd by meaning, 1st by headings, 5th by words"
+    )
+    assert "0.0469" not in details(both) and "cosine" not in details(both)
+
+
+def test_nothing_here_names_what_the_pages_cover_and_the_support_line(monkeypatch, fake_index, fake_page_model):
+    force_state(monkeypatch, "none")
+    at = ask(open_page(monkeypatch, fake_index), "limb-sparing surgery")
+    (note,) = [i.value for i in at.info if "answers that" in i.value]
+    assert note.startswith("**Nothing here answers that.**")
+    assert "These pages cover “Eating well during treatment”, “Living with sarcoma”" in unescape(note)
+    assert "(tel:+18005550100)" in note, "the support line is a link to call"
+    captions = [unescape(c.value) for c in at.caption]
+    assert not [c for c in captions if "passages for" in c or "passage for" in c], "no count above 'nothing'"
+    assert any(c.startswith("Searched “limb-sparing surgery”") for c in captions)
+
+
+def test_a_related_answer_is_shown_labelled_not_hidden(monkeypatch, fake_index, fake_page_model):
+    force_state(monkeypatch, "related")
+    at = ask(open_page(monkeypatch, fake_index), "limb-sparing surgery")
+    assert [unescape(i.value) for i in at.info] == ["**Related — may not fully answer your question.**"]
+    assert cards(at) and "Closest passages anyway" not in [e.label for e in at.expander]
+    assert unescape(cards(at)[0]) == "**1.** Living with sarcoma › Surgery"
+
+
+def test_one_result_is_one_passage_not_one_passages(monkeypatch, fake_index, fake_page_model):
+    force_state(monkeypatch, "answer")
+    at = open_page(monkeypatch, fake_index)
+    at.multiselect(key="topics").select("Surgery").run()
+    ask(at, "treatment")
+    assert len(cards(at)) == 1
+    assert any(unescape(c.value).startswith("1 passage for “treatment”") for c in at.caption)
+
+
+def test_the_footer_has_the_whole_disclaimer_and_the_copyright_once(monkeypatch, fake_index, fake_page_model):
+    at = open_page(monkeypatch, fake_index)
+    shown = [unescape(v) for v in text_elements(at)]
+    assert "This information does not replace the advice of your doctor." in shown
+    assert not [v for v in shown if "| |" in v or "|  |" in v], "the publisher's raw notice line"
+    assert sum(v.count("© 2024 Example Health Society") for v in shown) == 1
+    assert "Support line: 1-800-555-0100" in shown
+    assert not at.info, "the banner is one line, not a box quoting the disclaimer"
+
+
+def section_link_index(tmp_path, url: str):
+    """The tiny corpus with a sidecar that gives the page's address (``url``)."""
+    import json
+
+    from conftest import TINY_TXT, FakeEmbedder, write_tree
+
+    from passage_search.index.build import build_index
+
+    corpus = write_tree(
+        tmp_path / "corpus",
+        {
+            "sarcoma.txt": TINY_TXT,
+            "sarcoma.meta.json": json.dumps({"title": "Living with sarcoma", "publisher": "Example", "url": url}),
+        },
+    )
+    build_index(corpus, tmp_path / "index", embedder=FakeEmbedder())
+    return tmp_path / "index"
+
+
+def test_each_card_links_to_its_section_when_the_corpus_gives_the_address(monkeypatch, tmp_path, fake_page_model):
+    url = "https://example.org/living-with-sarcoma"
+    at = ask(open_page(monkeypatch, section_link_index(tmp_path, url)), "limb-sparing surgery")
+    links = at.get("link_button")
+    assert links and len(links) == len(cards(at))
+    assert {link.proto.label for link in links} == {"Read the full section"}
+    assert all(link.proto.url.startswith(url) for link in links), [link.proto.url for link in links]
+    assert all(c["text"].endswith(f"Source: Example — {link.proto.url}") for c, link in zip(copy_buttons(at), links))
+
+
+def test_no_section_link_without_an_address(monkeypatch, fake_index, fake_page_model):
+    at = ask(open_page(monkeypatch, fake_index), "limb-sparing surgery")
+    assert cards(at) and not at.get("link_button")
+
+
+def test_a_shared_address_restores_filters_mode_and_k(monkeypatch, fake_index, fake_page_model):
+    # The browser writes them into the address (test_page_product.py); AppTest has no browser, so this checks
+    # the other way: an address holding them sets the filters, the mode and k.
+    monkeypatch.setenv("PASSAGE_SEARCH_INDEX", str(fake_index))
+    at = AppTest.from_file(str(SEARCH_APP), default_timeout=120)
+    at.query_params.update({"q": "healthy tissue", "k": "3", "mode": "lexical", "topics": "Surgery"})
+    at.run()
+    assert not at.exception
+    assert at.radio(key="mode").value == "lexical" and at.selectbox(key="k").value == 3
+    assert at.multiselect(key="topics").value == ["Surgery"]
+    assert [unescape(c) for c in cards(at)] == ["**1.** Living with sarcoma › Surgery"]
+
+
+def test_the_question_box_is_a_search_box_with_a_clear_button(monkeypatch, fake_index, fake_page_model):
+    at = open_page(monkeypatch, fake_index)
+    assert at.text_input(key="q").proto.type == at.text_input(key="q").proto.SEARCH  # its × empties it
+
+
+def test_the_topic_browser_has_chevrons_and_indents_by_depth(monkeypatch, fake_index, fake_page_model):
+    at = open_page(monkeypatch, fake_index)
+    topics = [b for b in at.button if (b.key or "").startswith("topic-")]
+    assert topics and all(b.proto.icon == ":material/chevron_right:" for b in topics)
+    depth = {unescape(b.label): b.key.split("-")[1] for b in topics}
+    assert depth["Living with sarcoma"] == "d0" and depth["Surgery"] == "d1" and depth["Nausea"] == "d2"
