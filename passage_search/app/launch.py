@@ -12,9 +12,12 @@ from __future__ import annotations
 
 import ast
 import importlib
+import logging
 import os
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 INDEX_ENV = "PASSAGE_SEARCH_INDEX"  # read the same way by search_app.py
@@ -22,6 +25,11 @@ WATCHER_ENV = "STREAMLIT_SERVER_FILE_WATCHER_TYPE"
 # Modules Streamlit imports on a page's first run only: the emoji table for set_page_config's icon took
 # 0.25 s of the first visitor's wait (python -X importtime). A name missing in another version is skipped.
 STREAMLIT_LAZY = ("streamlit.emojis", "streamlit.material_icon_names")
+# Where Streamlit warns that a cache is used with no script running ("bare mode"), which warm() does on purpose.
+BARE_MODE_LOGGERS = (
+    "streamlit.runtime.caching.cache_data_api",
+    "streamlit.runtime.scriptrunner_utils.script_run_context",
+)
 USAGE = "usage: python -m passage_search.app.launch SCRIPT.py [streamlit run options]"
 
 
@@ -58,19 +66,37 @@ def warm(script: Path, index_dir: str) -> None:
     A failure is printed in one sentence and does not stop the page, which shows the same sentence to each
     visitor (with what to do) as it does without the launcher.
     """
-    from passage_search.app import loaders
     from passage_search.errors import sentence
 
     started = time.perf_counter()
     print(f"passage-search: loading the index at {index_dir} before the page starts ...", file=sys.stderr, flush=True)
-    preimport(script)
-    try:
-        searcher = loaders.warm(index_dir)
-    except Exception as exc:
-        print(f"passage-search: {sentence(exc)}", file=sys.stderr, flush=True)
-        return
+    with _bare_mode_quiet():
+        preimport(script)
+        from passage_search.app import loaders
+
+        try:
+            searcher = loaders.warm(index_dir)
+        except Exception as exc:
+            print(f"passage-search: {sentence(exc)}", file=sys.stderr, flush=True)
+            return
     print(f"passage-search: the page is ready ({len(searcher.passages)} passages, model warm) after "
           f"{time.perf_counter() - started:.1f} s; starting the server.", file=sys.stderr, flush=True)
+
+
+@contextmanager
+def _bare_mode_quiet() -> Iterator[None]:
+    """Silence Streamlit's warnings that its caches are used outside a script run: here that is the point."""
+    import streamlit  # noqa: F401  (its loggers exist once it is imported; creating them resets their level)
+
+    loggers = [logging.getLogger(name) for name in BARE_MODE_LOGGERS]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
 
 
 def preimport(script: Path) -> None:
@@ -92,8 +118,8 @@ def preimport(script: Path) -> None:
         for name in names:
             try:
                 importlib.import_module(name)
-            except ImportError:
-                pass  # a name inside a module (`from x import function`), or truly missing: the page says so
+            except Exception:  # a name inside a module (`from x import function`), or broken: the page says so
+                pass
 
 
 if __name__ == "__main__":

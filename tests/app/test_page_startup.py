@@ -87,11 +87,11 @@ def test_a_warmed_page_opens_no_index_and_no_model_on_its_first_run(monkeypatch,
 
 
 def test_the_launcher_starts_the_page_even_without_an_index(tmp_path, capsys):
-    launch.warm(SEARCH_APP, str(tmp_path / "no-index"))
-    said = capsys.readouterr().err.strip().splitlines()
+    launch.warm(SEARCH_APP, str(tmp_path / "no-index"))  # returns: the server starts all the same
+    said = [line for line in capsys.readouterr().err.splitlines() if line.startswith("passage-search: ")]
     # One sentence with what to do; the page then says the same to each visitor.
     assert said[-1].startswith(f"passage-search: No index found at {tmp_path / 'no-index'}")
-    assert "python build_index.py" in said[-1] and "Traceback" not in "\n".join(said)
+    assert said[-1].endswith("python build_index.py") and len(said) == 2
 
 
 def test_the_launcher_refuses_anything_but_a_script(capsys):
