@@ -64,7 +64,7 @@ def hammer(ask: Callable[[Case], Any], cases: list[Case]) -> int:
         go.wait()
         i = n
         try:
-            while time.monotonic() < deadline:
+            while True:  # at least one question per thread, however slow the machine
                 case = cases[i % len(cases)]
                 got = ask(case)
                 if got != expected[i % len(cases)]:
@@ -72,6 +72,8 @@ def hammer(ask: Callable[[Case], Any], cases: list[Case]) -> int:
                         wrong.append((case, got))
                 counts[n] += 1
                 i += 7
+                if time.monotonic() >= deadline:
+                    break
         except BaseException:  # noqa: BLE001 - every failure is reported by the test, not lost in a thread
             with lock:
                 errors.append(traceback.format_exc())
@@ -97,7 +99,6 @@ def hammer(ask: Callable[[Case], Any], cases: list[Case]) -> int:
     assert not wrong, (
         f"{len(wrong)} answers differed from the same question asked alone, e.g. {wrong[0][0]!r} got {wrong[0][1]!r}"
     )
-    assert all(counts), "a thread never finished a search"
     print(f"\n{sum(counts)} searches by {THREADS} threads in {SECONDS:.0f} s")
     return sum(counts)
 
@@ -148,7 +149,9 @@ def http_server(bundled_fake_index: Path, fake_searcher: Searcher) -> Iterator[s
 
     port = free_port()
     app = create_app(bundled_fake_index, searcher=fake_searcher)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False))
+    # log_config=None: uvicorn would otherwise point its loggers at this test's captured stderr for the session.
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False)
+    server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
     thread.start()
     give_up = time.monotonic() + 120
