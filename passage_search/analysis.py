@@ -47,20 +47,27 @@ class Vocabulary:
         """British spellings to American ones, token by token (tumour -> tumor)."""
         return [self.spelling.get(t, t) for t in tokens]
 
-    def expansions(self, tokens: Sequence[str]) -> list[str]:
-        """The clinical words for every lay term or abbreviation found in ``tokens`` (folded words)."""
-        found: list[str] = []
+    def lay_keys(self, tokens: Sequence[str]) -> list[tuple[str, ...]]:
+        """The lay terms found in ``tokens`` (folded words), in order: the longest match at each place first."""
+        found: list[tuple[str, ...]] = []
         longest = max((len(k) for k in self.lay_terms), default=0)
         i = 0
         while i < len(tokens):
             for n in range(min(longest, len(tokens) - i), 0, -1):
                 key = tuple(tokens[i : i + n])
                 if key in self.lay_terms:
-                    found.extend(w for w in self.lay_terms[key] if w not in found)
+                    found.append(key)
                     i += n
                     break
             else:
                 i += 1
+        return found
+
+    def expansions(self, tokens: Sequence[str]) -> list[str]:
+        """The clinical words for every lay term or abbreviation found in ``tokens`` (folded words)."""
+        found: list[str] = []
+        for key in self.lay_keys(tokens):
+            found.extend(w for w in self.lay_terms[key] if w not in found)
         return found
 
     @cached_property

@@ -86,21 +86,13 @@ class QueryAnalyzer:
 def lay_phrases(
     vocabulary: Vocabulary, tokens: list[str], wordings: dict[tuple[str, ...], tuple[str, ...]]
 ) -> tuple[tuple[str, tuple[str, ...]], ...]:
-    """(lay words, the clinical wordings searched for them) for each lay term in ``tokens``, found by the same
-    longest-first scan as ``Vocabulary.expansions``: ("spread", ("metastatic", "metastasis", "stage iv", ...)).
+    """(lay words, the clinical wordings searched for them) for each lay term in ``tokens``, found by
+    ``Vocabulary.lay_keys`` as ``Vocabulary.expansions`` finds them: ("spread", ("metastatic", "stage iv", ...)).
     ``wordings``: ``lay_wordings(vocabulary)``."""
-    found: list[tuple[str, tuple[str, ...]]] = []
-    longest = max((len(k) for k in vocabulary.lay_terms), default=0)
-    i = 0
-    while i < len(tokens):
-        for n in range(min(longest, len(tokens) - i), 0, -1):
-            key = tuple(tokens[i : i + n])
-            if key in vocabulary.lay_terms:
-                found.append((" ".join(key), wordings.get(key) or (" ".join(vocabulary.lay_terms[key]),)))
-                i += n
-                break
-        else:
-            i += 1
+    found = [
+        (" ".join(key), wordings.get(key) or (" ".join(vocabulary.lay_terms[key]),))
+        for key in vocabulary.lay_keys(tokens)
+    ]
     return tuple(dict.fromkeys(found))
 
 
