@@ -366,3 +366,15 @@ def edit_manifest(index: Path, **changes: Any) -> None:
     data.pop("digest", None)
     data.update(changes)
     path.write_text(manifest_text(Manifest.from_json(data)), "utf-8")
+
+
+def serious_axe_violations(page: Any) -> list[tuple[str, str, list[Any]]]:
+    """axe-core's serious and critical violations on ``page`` as it is now: (rule, impact, first targets)."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    results = Axe().run(page)
+    return [
+        (v["id"], v["impact"], [n["target"] for n in v["nodes"]][:3])
+        for v in results.response["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]

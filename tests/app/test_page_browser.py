@@ -18,7 +18,7 @@ import urllib.parse
 from pathlib import Path
 
 import pytest
-from conftest import LOAD_MS, RUN_MS, wait_for_layout, wait_for_run, wait_until
+from conftest import LOAD_MS, RUN_MS, serious_axe_violations, wait_for_layout, wait_for_run, wait_until
 
 from passage_search.bench.page_bench import CHROMIUM, CHROMIUM_ARGS, streamlit_server
 
@@ -301,8 +301,6 @@ def test_a_phone_sized_screen_has_no_sideways_scroll(browser, server, shots):
 @pytest.mark.parametrize("question", ["", "chemo side effects", "how do I renew my passport"])
 @pytest.mark.parametrize("width", [1280, 375])
 def test_axe_finds_no_serious_or_critical_violations(browser, server, question, width, shots):
-    from axe_playwright_python.sync_playwright import Axe
-
     context = new_context(browser, viewport={"width": width, "height": 900})
     page = context.new_page()
     try:
@@ -315,12 +313,6 @@ def test_axe_finds_no_serious_or_critical_violations(browser, server, question, 
         )
         wait_for_run(page, page.get_by_label("Your question"), drawn, timeout=LOAD_MS)
         wait_for_layout(page)  # colour contrast and sizes are checked on the finished page
-        results = Axe().run(page)
-        bad = [
-            (v["id"], v["impact"], [n["target"] for n in v["nodes"]][:3])
-            for v in results.response["violations"]
-            if v["impact"] in ("serious", "critical")
-        ]
-        assert bad == []
+        assert serious_axe_violations(page) == []
     finally:
         context.close()

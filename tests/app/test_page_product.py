@@ -16,7 +16,7 @@ import urllib.parse
 from pathlib import Path
 
 import pytest
-from conftest import CORPUS, LOAD_MS, RUN_MS, wait_for_layout, wait_for_run, wait_until
+from conftest import CORPUS, LOAD_MS, RUN_MS, serious_axe_violations, wait_for_layout, wait_for_run, wait_until
 
 # The browser, contexts and the way a page is opened are the page tests' own (one place to change them).
 from test_page_browser import INVISIBLE, browser, new_context, open_page, shots  # noqa: F401
@@ -482,7 +482,6 @@ def test_the_page_is_named_after_its_pages_and_drawn_in_teal(page, server, state
 
 @pytest.mark.parametrize("state", ["empty", "answer", "related", "none", "copied", "details"])
 def test_axe_finds_no_serious_or_critical_violations(page, server, states, size, state):
-    from axe_playwright_python.sync_playwright import Axe
     from playwright.sync_api import expect
 
     if state == "empty":
@@ -497,10 +496,4 @@ def test_axe_finds_no_serious_or_critical_violations(page, server, states, size,
         page.get_by_role("button", name="Details").first.click()
         expect(page.get_by_text(re.compile(r"^Found by "))).to_be_visible()
     wait_for_layout(page)
-    results = Axe().run(page)
-    bad = [
-        (v["id"], v["impact"], [n["target"] for n in v["nodes"]][:3])
-        for v in results.response["violations"]
-        if v["impact"] in ("serious", "critical")
-    ]
-    assert bad == []
+    assert serious_axe_violations(page) == []
