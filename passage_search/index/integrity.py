@@ -54,10 +54,10 @@ def problem(gen: Path, manifest: Manifest) -> str | None:
     if missing:
         return f"its file {missing[0]} is missing"
     try:
-        found = _hash_all(gen, listed)
+        good = _matching(gen, manifest)
     except OSError as exc:
         return f"a file cannot be read ({exc.strerror or exc})"
-    changed = [name for name in listed if found[name] != listed[name]]
+    changed = [name for name in listed if name not in good]
     if changed:
         return f"its file {changed[0]} was changed or damaged after the build"
     return None
@@ -65,11 +65,16 @@ def problem(gen: Path, manifest: Manifest) -> str | None:
 
 def intact(gen: Path, manifest: Manifest) -> set[str]:
     """The files of ``gen`` that are exactly as its manifest lists them (what a next build may reuse)."""
-    present = [n for n in manifest.checksums if _inside(n) and (gen / n).is_file()]
     try:
-        found = _hash_all(gen, present)
+        return _matching(gen, manifest)
     except OSError:
         return set()
+
+
+def _matching(gen: Path, manifest: Manifest) -> set[str]:
+    """The listed files present in ``gen`` whose sha256 is the listed one; OSError if one cannot be read."""
+    present = [n for n in manifest.checksums if _inside(n) and (gen / n).is_file()]
+    found = _hash_all(gen, present)
     return {n for n in present if found[n] == manifest.checksums[n]}
 
 
