@@ -9,8 +9,11 @@ passage's, on the index's calibrated scale (z, see passage_search/index/calibrat
 first hit is right. Unanswerable questions: the blind sets' unanswerable ones and the off-topic sets.
 
 On the tune part the thresholds are chosen by two rules (docs/ranking.md):
-- Z_RELATED, the "nothing here" cut on the best passage's z: the highest cut at which "nothing" is right
-  (the question really has no answer) at least 95 % of the time on every corpus;
+- Z_RELATED and MIN_COVERAGE, the "nothing here" cuts: "nothing" when the best passage's z is below
+  Z_RELATED and the first passage has less than MIN_COVERAGE of the question's words. The pair with the most
+  "nothing" recall (mean over the corpora) at which "nothing" is right (the question really has no answer)
+  at least 95 % of the time, and at most 2 % of the answerable questions with a right passage in the first
+  three are called "nothing", on every corpus;
 - Z_ANSWER, on the first hit's z: the cut with the best worst-corpus F1 of the "answer" state (precision:
   the first hit is right; recall: of the questions whose first hit is right).
 Either part then reports the shipped thresholds (search/confidence.py): per corpus and state, how many
@@ -23,13 +26,10 @@ import argparse
 import json
 from pathlib import Path
 
-import numpy as np
-
 from passage_search.eval.beir import load_beir
 from passage_search.eval.evaluate import prepare_index
 from passage_search.index.build import build_index
-from passage_search.index.calibration import Calibration, probes
-from passage_search.search.confidence import ANSWER, NONE, RELATED, STATES, Z_ANSWER, Z_RELATED
+from passage_search.search.confidence import ANSWER, MIN_COVERAGE, NONE, RELATED, STATES, Z_ANSWER, Z_RELATED
 from passage_search.search.model import serve_one_question_at_a_time
 from passage_search.search.searcher import Searcher
 
@@ -51,14 +51,6 @@ def split_of(tsv: Path) -> dict[str, str]:
     return out
 
 
-def words_scale(searcher: Searcher) -> Calibration:
-    """The probes' best BM25 scores on this index (the dropped second signal, kept to show why)."""
-    questions, digest = probes()
-    found = [searcher.rankings([searcher.analyze(q)], 1, searcher.config)[0].get("lexical") for q in questions]
-    best = np.array([r[0][1] if r else 0.0 for r in found])
-    return Calibration(float(best.mean()), float(best.std()), digest, len(questions))
-
-
 def record(searcher: Searcher, question: str, relevant: set[str] | None, where: str) -> dict:
     """One question's signals: the first hit's cosine, the best cosine among the top 10, and rightness."""
     result = searcher.search(question, k=10)
@@ -77,40 +69,39 @@ def record(searcher: Searcher, question: str, relevant: set[str] | None, where: 
         "right1": bool(hits) and ok(hits[0]),
         "right3": any(ok(h) for h in hits[:3]),
         "state": result.confidence,
-        "lex_max": max((h.scores.get("lexical", 0.0) for h in hits), default=0.0),
+        "covered": searcher.coverage(searcher.analyze(question), hits[0].passage) if hits else 0.0,
     }
 
 
 def corpus_records(name: str, searcher: Searcher, answerable: list[tuple[str, set[str], str]],
                    unanswerable: list[tuple[str, str]]) -> dict:
     cal = searcher.calibration
-    words = words_scale(searcher)
     recs = [record(searcher, q, rel, where) for q, rel, where in answerable]
     recs += [record(searcher, q, None, where) for q, where in unanswerable]
     for r in recs:
         r["z_top"], r["z_max"] = cal.z(r["top"]), cal.z(r["max"])
-        r["z_words"] = words.z(r["lex_max"])
     unanswerable_n = sum(not r["answerable"] for r in recs)
     print(f"{name}: {sum(r['answerable'] for r in recs)} answerable, {unanswerable_n} "
           f"unanswerable; probes mean {cal.mean:.3f} sd {cal.sd:.3f}")
     return {"corpus": name, "calibration": cal.to_json(), "records": recs}
 
 
-def state(r: dict, z_related: float, z_answer: float, z_words: float = 99.0) -> str:
-    if r["z_max"] < z_related and r["z_words"] < z_words:
+def state(r: dict, z_related: float, z_answer: float, min_coverage: float) -> str:
+    if r["z_max"] < z_related and r["covered"] < min_coverage:
         return NONE
     return ANSWER if r["z_top"] >= z_answer else RELATED
 
 
-def table(recs: list[dict], z_related: float, z_answer: float, z_words: float = 99.0) -> dict[str, dict[str, float]]:
+def table(recs: list[dict], z_related: float, z_answer: float, min_coverage: float) -> dict[str, dict[str, float]]:
     """Per state: count, precision and recall.
 
     answer: right when the first hit is right; recall over questions whose first hit is right.
     related: right when the question is answerable and a right passage is in the top 3 (the passages are
     on the subject); recall over answerable questions with a right passage in the top 3 but not first.
     none: right when the question has no answer here; recall over the unanswerable questions.
+    hidden: answerable questions with a right passage in the top 3 called "nothing", and their share.
     """
-    got = [(r, state(r, z_related, z_answer, z_words)) for r in recs]
+    got = [(r, state(r, z_related, z_answer, min_coverage)) for r in recs]
     right = {
         ANSWER: lambda r: r["answerable"] and r["right1"],
         RELATED: lambda r: r["answerable"] and r["right3"],
@@ -131,21 +122,23 @@ def table(recs: list[dict], z_related: float, z_answer: float, z_words: float = 
             "recall": sum(st == s for _r, st in should) / len(should) if should else float("nan"),
         }
     answered = [(r, st) for r, st in got if r["answerable"] and r["right3"]]
-    out["hidden"] = {"n": sum(st == NONE for _r, st in answered)}  # a right passage in the top 3, called nothing
+    hidden = sum(st == NONE for _r, st in answered)
+    out["hidden"] = {"n": hidden, "share": hidden / len(answered) if answered else 0.0}
     return out
 
 
-def pick(reports: list[dict], words_grid: list[float]) -> tuple[float, float, float]:
-    """(Z_RELATED, words cut, Z_ANSWER) by the two rules; a words cut of 99 means no BM25 signal."""
+def pick(reports: list[dict]) -> tuple[float, float, float]:
+    """(Z_RELATED, MIN_COVERAGE, Z_ANSWER) by the two rules."""
     grid = [round(x * 0.25, 2) for x in range(0, 61)]
-    best = (-1.0, 0.0, 0.0, 99.0)
+    coverages = [round(x * 0.05, 2) for x in range(0, 21)] + [9.0]  # 9: no coverage rescue
+    best = (-1.0, 0.0, 0.0)
     for n in grid:
-        for w in words_grid:
-            tables = [table(r["records"], n, 99, w)[NONE] for r in reports]
-            if all(t["precision"] >= 0.95 for t in tables):
-                recall = sum(t["recall"] for t in tables) / len(tables)
-                best = max(best, (round(recall, 6), n, -w, w))
-    _recall, z_related, _neg, z_words = best
+        for c in coverages:
+            tables = [table(r["records"], n, 99, c) for r in reports]
+            if all(t[NONE]["precision"] >= 0.95 and t["hidden"]["share"] <= 0.02 for t in tables):
+                recall = round(sum(t[NONE]["recall"] for t in tables) / len(tables), 6)
+                best = max(best, (recall, n, c))
+    _recall, z_related, min_coverage = best
 
     def f1(t: dict[str, float]) -> float:
         p, r = t["precision"], t["recall"]
@@ -153,25 +146,21 @@ def pick(reports: list[dict], words_grid: list[float]) -> tuple[float, float, fl
 
     # The worst corpus's F1, not the mean: the bundled page must not pay for a gain on a large corpus.
     z_answer = max((a for a in grid if a >= z_related),
-                   key=lambda a: min(f1(table(r["records"], z_related, a, z_words)[ANSWER]) for r in reports))
-    return z_related, z_words, z_answer
+                   key=lambda a: min(f1(table(r["records"], z_related, a, min_coverage)[ANSWER]) for r in reports))
+    return z_related, min_coverage, z_answer
 
 
 def choose(reports: list[dict]) -> None:
-    z_related, _w, z_answer = pick(reports, [99.0])
-    print(f"chosen on the tune parts: Z_RELATED {z_related}, Z_ANSWER {z_answer} (shipped: {Z_RELATED}, {Z_ANSWER})")
-    z_related, z_words, z_answer = pick(reports, [round(x * 0.25, 2) for x in range(0, 41)] + [99.0])
-    print(f"with the dropped BM25 signal it would be: Z_RELATED {z_related}, BM25 z {z_words}, Z_ANSWER {z_answer}")
-    for rep in reports:
-        t = table(rep["records"], z_related, z_answer, z_words)
-        print(f"  {rep['corpus']}: none P {t[NONE]['precision']:.3f} R {t[NONE]['recall']:.3f}, "
-              f"hidden {t['hidden']['n']}; answer P {t[ANSWER]['precision']:.3f} R {t[ANSWER]['recall']:.3f}")
+    z_related, min_coverage, z_answer = pick(reports)
+    print(f"chosen on the tune parts: Z_RELATED {z_related}, MIN_COVERAGE {min_coverage}, Z_ANSWER {z_answer} "
+          f"(shipped: {Z_RELATED}, {MIN_COVERAGE}, {Z_ANSWER})")
 
 
-def report_states(rep: dict, z_related: float, z_answer: float) -> None:
-    t = table(rep["records"], z_related, z_answer)
+def report_states(rep: dict, z_related: float, z_answer: float, min_coverage: float) -> None:
+    t = table(rep["records"], z_related, z_answer, min_coverage)
     rep["states"] = t
-    print(f"{rep['corpus']}: hidden answers (right passage in the top 3, state 'none'): {t['hidden']['n']}")
+    print(f"{rep['corpus']}: hidden answers (right passage in the top 3, state 'none'): {t['hidden']['n']} "
+          f"({t['hidden']['share']:.1%})")
     for s in STATES:
         print(f"  {s:8} n {t[s]['n']:4}  precision {t[s]['precision']:.3f}  recall {t[s]['recall']:.3f}")
 
@@ -221,7 +210,7 @@ def main() -> int:
     if part == "tune":
         choose(reports)
     for rep in reports:
-        report_states(rep, Z_RELATED, Z_ANSWER)
+        report_states(rep, Z_RELATED, Z_ANSWER, MIN_COVERAGE)
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(reports, indent=2))
     print(f"wrote {args.json}")

@@ -37,6 +37,17 @@ def _read_tsv(path: Path) -> list[tuple[str, str]]:
     return rows
 
 
+# Words a question needs but an answer does not show for: marking every "have" or "can" in a passage
+# would hide the marks that matter (search/highlight.py), and a passage without "my" or "will" still answers
+# "will I lose my leg" (search/confidence.py, coverage). Index terms drop only Lucene's short stopword list.
+FUNCTION_WORDS = frozenset(
+    "a about after all also am an and any are as at be been before being but by can could did do does doing "
+    "for from get gets getting go going had has have having he her here him his how i if in into is it its "
+    "just me more most my no not of off on or our out over she should so some than that the their them then "
+    "there these they this those to too up us very was we were what when where which while who whom why will "
+    "with would you your".split()
+)
+
 @dataclass(frozen=True)
 class Vocabulary:
     spelling: dict[str, str]
@@ -48,20 +59,35 @@ class Vocabulary:
         return [self.spelling.get(t, t) for t in tokens]
 
     def lay_keys(self, tokens: Sequence[str]) -> list[tuple[str, ...]]:
-        """The lay terms found in ``tokens`` (folded words), in order: the longest match at each place first."""
+        """The lay terms found in ``tokens`` (folded words), in order: the longest match at each place first.
+
+        A phrase is found in any of its word forms, compared by stems ("comes back" is "come back"); a single
+        word only as written, since a stem alone would widen it ("cancer" is not "cancerous", "returning to
+        work" is not "returned"). The key returned is the vocabulary's own."""
         found: list[tuple[str, ...]] = []
+        by_stems = self._lay_stems
         longest = max((len(k) for k in self.lay_terms), default=0)
+        stems = _stem(list(tokens)) if by_stems else []
         i = 0
         while i < len(tokens):
             for n in range(min(longest, len(tokens) - i), 0, -1):
-                key = tuple(tokens[i : i + n])
-                if key in self.lay_terms:
+                key = tuple(tokens[i : i + n]) if n == 1 else by_stems.get(tuple(stems[i : i + n]))
+                if key is not None and key in self.lay_terms:
                     found.append(key)
                     i += n
                     break
             else:
                 i += 1
         return found
+
+    @cached_property
+    def _lay_stems(self) -> dict[tuple[str, ...], tuple[str, ...]]:
+        # The phrases by their stems; the first in the file wins when two share them (forms of one term).
+        by_stems: dict[tuple[str, ...], tuple[str, ...]] = {}
+        for key in self.lay_terms:
+            if len(key) > 1:
+                by_stems.setdefault(tuple(_stem(list(key))), key)
+        return by_stems
 
     def expansions(self, tokens: Sequence[str]) -> list[str]:
         """The clinical words for every lay term or abbreviation found in ``tokens`` (folded words)."""

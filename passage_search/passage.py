@@ -36,6 +36,13 @@ class Passage:
         """Where the passage comes from, as every face shows it: publisher — file."""
         return f"{self.publisher} — {self.source}" if self.publisher else self.source
 
+    @property
+    def citation(self) -> str:
+        """Where the passage comes from, as a reader names it: publisher — document title (the file's name
+        when the document has no title). The page and the copied text use it; the CLI keeps ``source_line``."""
+        name = self.title or self.source
+        return f"{self.publisher} — {name}" if self.publisher else name
+
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         data["heading_path"] = list(self.heading_path)

@@ -84,7 +84,7 @@ def cmd_search(args: argparse.Namespace) -> int:
         return EXIT_OK
     if result.showing:  # words were repaired or added: say so, and how to search the words as typed
         print(printable(result.showing))
-        print(f"Search instead for “{printable(result.question)}”: add --exact.")
+        print(f"{printable(result.instead)}: add --exact.")
         print()
     if result.message:  # related or nothing: the state's name first, so no hit reads as the answer
         after = (". The closest passages:" if result.confidence == NONE else ":") if result.hits else "."

@@ -37,7 +37,8 @@ def _shortened(text: str, limit: int = 120) -> str:
 
 def correction_line(result: SearchResult) -> None:
     """"Showing results for …" (the repaired words in bold italics, the clinical words added named) and a
-    one-click "Search instead for …" that searches the words as typed, when the search changed the question."""
+    one-click "Search instead for …" that searches the words as typed, when the search changed the question
+    ("Search only for …" when words were only added, so that the button does not repeat the line above it)."""
     if result.exact:
         st.caption("Searched exactly as typed.")
         return
@@ -48,7 +49,7 @@ def correction_line(result: SearchResult) -> None:
     also = escape_markdown(f", also searching for {result.also_searched}") if result.understood else ""
     st.markdown(f"Showing results for {words}{also}")
     st.button(
-        f"Search instead for {escape_markdown(_shortened(result.question))}",
+        f"Search {'instead' if result.corrections else 'only'} for {escape_markdown(_shortened(result.question))}",
         key="search-as-typed",
         icon=":material/undo:",
         on_click=_search_exactly,

@@ -148,7 +148,7 @@ def copy_text(passage: Passage) -> str:
     """What the Copy button copies: where the passage sits (its headings), the passage verbatim, and its source
     with the address of the section when the corpus gives one, ready to paste into a note or an email."""
     url = safe_url(passage.url)
-    source = f"{passage.publisher} — {url}" if url and passage.publisher else url or passage.source_line
+    source = f"{passage.publisher} — {url}" if url and passage.publisher else url or passage.citation
     return f"{passage.breadcrumb}\n\n{passage.text}\n\nSource: {source}"
 
 
@@ -224,7 +224,7 @@ def card(
         if rest:
             with st.expander("Show more"):
                 st.markdown(highlight_markdown(rest, terms, searcher.vocabulary))
-        st.caption(f"Source: {escape_markdown(p.source_line)}")
+        st.caption(f"Source: {escape_markdown(p.citation)}")
         with st.container(horizontal=True, vertical_alignment="center", gap="small"):
             copy_button(copy_text(p), key=f"copy-{where}-{hit.rank}-{p.id}", label=f"Copy passage {hit.rank}")
             url = safe_url(p.url)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -55,6 +56,13 @@ class LexicalIndex:
     @property
     def size(self) -> int:
         return int(self.bm25.scores["num_docs"])
+
+    @cached_property
+    def document_frequencies(self) -> dict[str, int]:
+        """Each index term's number of passages (title and headings included, as BM25 indexes them)."""
+        # bm25s keeps a sparse matrix by term: column t's entries are the passages containing term t.
+        frequency = np.diff(np.asarray(self.bm25.scores["indptr"]))
+        return {term: int(frequency[i]) for term, i in self.bm25.vocab_dict.items() if term and i < len(frequency)}
 
     def search(self, terms: Sequence[str], k: int, *, within: np.ndarray | None = None) -> list[tuple[int, float]]:
         """The ``k`` best (row, score) pairs for already analysed ``terms``; rows with no match left out.

@@ -8,7 +8,8 @@ docs/ranking.md); the test parts were not read.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Collection, Mapping, Sequence
 
 from passage_search.index.calibration import Calibration
 from passage_search.passage import Hit
@@ -27,6 +28,12 @@ Z_ANSWER = 7.25
 # BM25 score on the probes' scale, was tried and dropped: BM25 grows with the question's length, so it
 # rescued long off-topic questions and not short on-topic ones; docs/ranking.md.)
 Z_RELATED = 4.75
+# ... unless the first passage has at least this share of the question's words (``coverage``): a lay
+# question can be far from every passage in meaning and still name what one is about ("will they have to take
+# my leg off?" and the Surgery passage's "amputation"). Chosen with Z_RELATED on the tune parts: the most
+# "nothing" recall with "nothing" right at least 95 % of the time and at most 2 % of the answerable questions
+# (a right passage in the first three) called "nothing", on every corpus (experiments/confidence_tune.py).
+MIN_COVERAGE = 0.35
 
 # Short names for each state, the same on every face (page, CLI, HTTP).
 LABELS = {
@@ -42,8 +49,33 @@ MESSAGES = {
 }
 
 
+def coverage(
+    asked: Sequence[Collection[str]], found: Collection[str], frequencies: Mapping[str, int], passages: int
+) -> float:
+    """The share of a question's words that a passage has, each word weighted by how rare it is in the index.
+
+    Args:
+        asked: the question's words as index terms (``QueryForms.asked``); a word counts as found when any
+            of its terms is in the passage (a lay word by its clinical words).
+        found: the passage's index terms.
+        frequencies: each index term's number of passages; a word the index never saw weighs most.
+        passages: the number of passages in the index.
+    The weight is BM25's idf, log(1 + (N - n + 0.5) / (n + 0.5)). 0.0 when the question has no such word.
+    """
+
+    def weight(term: str) -> float:
+        n = frequencies.get(term, 0)
+        return math.log(1 + (passages - n + 0.5) / (n + 0.5))
+
+    weights = [max(weight(t) for t in terms) if terms else 0.0 for terms in asked]
+    total = sum(weights)
+    if total <= 0:
+        return 0.0
+    return sum(w for w, terms in zip(weights, asked, strict=True) if any(t in found for t in terms)) / total
+
+
 def assess(
-    hits: Sequence[Hit], best_similarity: float | None, calibration: Calibration | None
+    hits: Sequence[Hit], best_similarity: float | None, calibration: Calibration | None, covered: float = 0.0
 ) -> tuple[str, float | None]:
     """The state of a result, and the first hit's z (None when meaning was not measured).
 
@@ -53,6 +85,7 @@ def assess(
             retriever's first score), None if the dense retriever did not run.
         calibration: the index's probe statistics; None for an index built before calibration existed,
             whose scores cannot be read (the rebuild sentence is the manifest's job).
+        covered: the share of the question's words the first hit has (``coverage``).
     Hits found by words alone (lexical mode) carry no meaning score: they are offered as found, never
     judged, so the state is "answer" whenever there are hits.
     """
@@ -61,6 +94,6 @@ def assess(
     if best_similarity is None or calibration is None:
         return ANSWER, None
     top = calibration.z(hits[0].similarity if hits[0].similarity is not None else -1.0)
-    if calibration.z(best_similarity) < Z_RELATED:
+    if calibration.z(best_similarity) < Z_RELATED and covered < MIN_COVERAGE:
         return NONE, top
     return (ANSWER if top >= Z_ANSWER else RELATED), top

@@ -18,22 +18,10 @@ import re
 from collections.abc import Collection
 from typing import TYPE_CHECKING
 
-import numpy as np
-
-from passage_search.analysis import WORD, Vocabulary, analyze
+from passage_search.analysis import FUNCTION_WORDS, WORD, Vocabulary, analyze
 
 if TYPE_CHECKING:
     from passage_search.index.lexical import LexicalIndex
-
-# Words a question needs but an answer does not show for: marking every "have" or "can" in a passage
-# would hide the marks that matter. (Index terms drop only Lucene's short stopword list.)
-_UNMARKED = frozenset(
-    "a about after all also am an and any are as at be been before being but by can could did do does doing "
-    "for from get gets getting go going had has have having he her here him his how i if in into is it its "
-    "just me more most my no not of off on or our out over she should so some than that the their them then "
-    "there these they this those to too up us very was we were what when where which while who whom why will "
-    "with would you your".split()
-)
 
 # A term in more than this share of the passages is not marked. At one half, a term stops telling passages
 # apart: its Robertson-Sparck Jones weight, log((N - df + 0.5) / (df + 0.5)), reaches zero. Measured on three
@@ -49,17 +37,10 @@ _JOINS = re.compile(r" +|-")
 def common_terms(lexical: LexicalIndex, share: float = COMMON_SHARE) -> frozenset[str]:
     """The index terms found in more than ``share`` of the passages (title and headings included, as
     BM25 indexes them); empty for an index of one passage, where there is nothing to compare."""
-    bm25 = lexical.bm25
-    passages = int(bm25.scores["num_docs"])
+    passages = lexical.size
     if passages < 2:
         return frozenset()
-    # bm25s keeps a sparse matrix by term: column t's entries are the passages containing term t.
-    frequency = np.diff(np.asarray(bm25.scores["indptr"]))
-    ids = np.flatnonzero(frequency > share * passages)
-    if not len(ids):
-        return frozenset()
-    by_id = {int(i): term for term, i in bm25.vocab_dict.items()}
-    return frozenset(by_id[int(i)] for i in ids if int(i) in by_id and by_id[int(i)])
+    return frozenset(term for term, n in lexical.document_frequencies.items() if n > share * passages)
 
 
 def marked_words(text: str, terms: Collection[str], vocabulary: Vocabulary) -> list[tuple[int, int]]:
@@ -69,7 +50,7 @@ def marked_words(text: str, terms: Collection[str], vocabulary: Vocabulary) -> l
     wanted = set(terms)
     spans = []
     for match in WORD.finditer(text):
-        if match.group().lower() in _UNMARKED:
+        if match.group().lower() in FUNCTION_WORDS:
             continue
         term = analyze(match.group(), vocabulary)
         if term and term[0] in wanted:

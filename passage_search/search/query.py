@@ -5,7 +5,7 @@ from __future__ import annotations
 import unicodedata
 from dataclasses import dataclass, field
 
-from passage_search.analysis import DATA_DIR, WORD, Vocabulary, _read_tsv, analyze, words
+from passage_search.analysis import DATA_DIR, FUNCTION_WORDS, WORD, Vocabulary, _read_tsv, analyze, words
 from passage_search.errors import QueryError
 from passage_search.search.config import SearchConfig
 from passage_search.search.spelling import SpellingCorrector
@@ -27,6 +27,10 @@ class QueryForms:
     # Each lay word or abbreviation understood, with the clinical wordings searched for it ("chemo",
     # ("chemotherapy",)): what a face says was added.
     understood: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    # The question's meaning-bearing words as index terms, each with the clinical terms searched for it when
+    # it is part of a lay term ({"leg", "amput"} for "take my leg off"): what ``confidence.coverage`` looks
+    # for in a passage.
+    asked: tuple[frozenset[str], ...] = ()
 
 
 def clean_query(query: str) -> str:
@@ -80,7 +84,23 @@ class QueryAnalyzer:
             dense_text = f"{dense_text} ({' '.join(expansions)})"
         lexical_words = tokens + list(expansions if cfg.expand_lexical else ())
         terms = tuple(analyze(" ".join(lexical_words), self.vocabulary if cfg.fold_spelling else _NO_FOLDING))
-        return QueryForms(text, dense_text, terms, corrections, expansions, query_notices(query), understood)
+        asked = asked_terms(tokens, self.vocabulary if expansions else _NO_FOLDING)
+        return QueryForms(text, dense_text, terms, corrections, expansions, query_notices(query), understood, asked)
+
+
+def asked_terms(tokens: list[str], vocabulary: Vocabulary) -> tuple[frozenset[str], ...]:
+    """``QueryForms.asked`` for a question's (folded, repaired) words: each word that is not a function word,
+    as an index term, with the index terms of the clinical words of the lay term it is part of, if any."""
+    standing_for: dict[str, set[str]] = {}
+    for key in vocabulary.lay_keys(tokens):
+        clinical = analyze(" ".join(vocabulary.lay_terms[key]), _NO_FOLDING)
+        for term in _content_terms(list(key)):
+            standing_for.setdefault(term, set()).update(clinical)
+    return tuple(frozenset({term, *standing_for.get(term, ())}) for term in dict.fromkeys(_content_terms(tokens)))
+
+
+def _content_terms(tokens: list[str]) -> list[str]:
+    return analyze(" ".join(t for t in tokens if t not in FUNCTION_WORDS), _NO_FOLDING)
 
 
 def lay_phrases(

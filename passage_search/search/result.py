@@ -103,6 +103,15 @@ class SearchResult(Sequence[Hit]):
         also = f", also searching for {self.also_searched}" if self.understood else ""
         return f"Showing results for {self.searched_as}{also}"
 
+    @property
+    def instead(self) -> str:
+        """The offer to search the words as typed, beside ``showing`` ("" when searched as typed): "Search
+        instead for “…”" when words were repaired; "Search only for “…”" when clinical words were only added
+        (the words would read the same twice)."""
+        if not self.rewritten:
+            return ""
+        return f"Search {'instead' if self.corrections else 'only'} for “{self.question}”"
+
     def to_json(self) -> dict[str, Any]:
         return {
             "question": self.question,

@@ -16,10 +16,11 @@ from typing import TypeGuard
 
 import numpy as np
 
-from passage_search.analysis import Vocabulary, load_vocabulary
+from passage_search.analysis import Vocabulary, analyze, load_vocabulary
 from passage_search.embed.base import Embedder
 from passage_search.errors import IndexMismatchError, QueryError
 from passage_search.index.calibration import Calibration
+from passage_search.index.lexical import lexical_text
 from passage_search.index.manifest import Manifest
 from passage_search.index.store import LoadedIndex, load_index
 from passage_search.index.topk import VectorIndex
@@ -27,7 +28,7 @@ from passage_search.ingest.notices import is_notice
 from passage_search.passage import Hit, Passage
 from passage_search.rerank.base import Reranker
 from passage_search.rerank.factory import load_reranker
-from passage_search.search.confidence import assess
+from passage_search.search.confidence import assess, coverage
 from passage_search.search.config import SearchConfig
 from passage_search.search.fusion import Ranking, boost_by_intent, demote_notices, fuse
 from passage_search.search.highlight import common_terms
@@ -98,6 +99,7 @@ class Searcher:
         self.intent: IntentModel | None = intent if same_model else None
         self.row_kinds = [self.intent.kind_of(p.breadcrumb) for p in self.passages] if self.intent else []
         self.notice_rows = frozenset(row for row, p in enumerate(self.passages) if is_notice(p))
+        self._terms: dict[str, frozenset[str]] = {}  # passage id -> its index terms, for ``coverage``
 
     @property
     def reranker(self) -> Reranker:
@@ -182,7 +184,8 @@ class Searcher:
                     hits = [rerank_hits(f.text, h, reranker, depth=cfg.rerank_depth, blend=cfg.rerank_blend,
                                         rrf_k=cfg.rrf_k)[:k] for f, h in zip(forms, hits, strict=True)]
             best = [r["dense"][0][1] if r.get("dense") else None for r in rankings]
-        states = [assess(h, b, self.calibration) for h, b in zip(hits, best, strict=True)]
+        covered = [self.coverage(f, h[0].passage) if h else 0.0 for f, h in zip(forms, hits, strict=True)]
+        states = [assess(h, b, self.calibration, c) for h, b, c in zip(hits, best, covered, strict=True)]
         ms = (time.perf_counter() - started) * 1000 / max(1, len(queries))
         return [
             SearchResult(
@@ -202,6 +205,14 @@ class Searcher:
             )
             for f, h, (state, z) in zip(forms, hits, states, strict=True)
         ]
+
+    def coverage(self, forms: QueryForms, passage: Passage) -> float:
+        """The share of the question's words that ``passage`` has, weighted by rarity (``confidence.coverage``)."""
+        found = self._terms.get(passage.id)
+        if found is None:  # once per passage: its words as BM25 indexed them, headings included
+            found = self._terms[passage.id] = frozenset(analyze(lexical_text(passage), self.vocabulary))
+        lexical = self.index.lexical
+        return coverage(forms.asked, found, lexical.document_frequencies, lexical.size)
 
     def rankings(
         self,

@@ -267,7 +267,7 @@ def test_a_hostile_question_from_a_shared_link_stays_text(phone, server, shots):
     expect(page.get_by_label("Your question")).to_have_value(question)
     text = visible_text(page)
     assert f"“{question}”" in text  # the caption echoes it as typed
-    for literal in (LOGIN, PAIN, f"Source: {PUBLISHER} — care.md", TITLE):
+    for literal in (LOGIN, PAIN, f"Source: {PUBLISHER} — {TITLE}", TITLE):
         assert literal in text, literal
     assert_inert(phone, server, SEARCH_LINKS)
     page.screenshot(path=str(shots / "hostile-question-375.png"), full_page=True)

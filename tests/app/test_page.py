@@ -77,7 +77,8 @@ def test_question_shows_result_cards_with_breadcrumbs(monkeypatch, real_index):
     body = [unescape(m.value) for m in at.markdown]
     assert any("limb-sparing surgery" in text for text in body)
     captions = [unescape(c.value) for c in at.caption]
-    assert any(c.startswith("Source: Canadian Cancer Society — soft-tissue-sarcoma-treatments.txt") for c in captions)
+    # The document as a reader names it, not the file it was read from.
+    assert "Source: Canadian Cancer Society — Treatments for soft tissue sarcoma" in captions
 
 
 @pytest.mark.model
@@ -220,7 +221,7 @@ def test_hostile_corpus_text_is_shown_literally(monkeypatch, tmp_path, fake_page
     assert f"Care {PAYLOAD} › Pain {PAYLOAD}" in [CARD.sub("", unescape(c)) for c in shown]
     readable = [unescape(v) for v in values]
     assert f"Pain relief with morphine {PAYLOAD} helps most people." in readable
-    assert f"Source: Publisher {PAYLOAD} — care.md" in [unescape(c.value) for c in at.caption]
+    assert f"Source: Publisher {PAYLOAD} — Care {PAYLOAD}" in [unescape(c.value) for c in at.caption]
     # The whole disclaimer is in the footer (the banner at the top is one line of the page's own words).
     assert any(v.startswith(f"This does not replace your doctor {PAYLOAD}") for v in readable), readable
     assert f"© 2024 Society {PAYLOAD}" in [unescape(c.value) for c in at.caption]
@@ -360,7 +361,7 @@ def test_the_document_filter_keeps_only_that_documents_passages(monkeypatch, fak
     at.multiselect(key="documents").select("Eating well during treatment").run()
     ask(at, "surgery and treatment")
     sources = [unescape(c.value) for c in at.caption if c.value.startswith("Source:")]
-    assert sources and all(s.endswith("diet.md") for s in sources)
+    assert sources and all(s == "Source: Eating well during treatment" for s in sources)
 
 
 def test_the_topic_filter_keeps_only_passages_under_that_heading(monkeypatch, fake_index, fake_page_model):
@@ -435,6 +436,7 @@ def force_state(monkeypatch, state: str) -> None:
     related, answer = {"answer": (low, low), "related": (low, high), "none": (high, high)}[state]
     monkeypatch.setattr(confidence, "Z_RELATED", related)
     monkeypatch.setattr(confidence, "Z_ANSWER", answer)
+    monkeypatch.setattr(confidence, "MIN_COVERAGE", high if state == "none" else low)
 
 
 def badges(at: AppTest) -> list[str]:
@@ -533,7 +535,7 @@ def test_hostile_corpus_and_question_stay_text_in_every_element_and_label(monkey
     assert_inert(text_elements(at) + labels(at))
     readable = [unescape(v) for v in text_elements(at)]
     assert any(question in v for v in readable), "the question is not echoed as written"
-    assert f"Source: Publisher {REWRITTEN} — care.md" in readable
+    assert f"Source: Publisher {REWRITTEN} — Care {REWRITTEN}" in readable
     assert any(f"Pain relief with morphine {PAYLOAD} {REWRITTEN} helps most people." in v for v in readable)
 
 
@@ -758,7 +760,7 @@ def test_the_copied_text_carries_headings_passage_and_source_link():
     from passage_search.passage import Passage
 
     p = Passage("id", "doc", "Sarcoma", ("Sarcoma", "Surgery"), "Surgery removes it.", "s.txt", 0, "Society")
-    assert copy_text(p) == "Sarcoma › Surgery\n\nSurgery removes it.\n\nSource: Society — s.txt"
+    assert copy_text(p) == "Sarcoma › Surgery\n\nSurgery removes it.\n\nSource: Society — Sarcoma"
     linked = Passage(**{**p.__dict__, "url": "https://example.org/s#surgery"})
     assert copy_text(linked).endswith("\n\nSource: Society — https://example.org/s#surgery")
     hostile = Passage(**{**p.__dict__, "url": "javascript:alert(1)"})

@@ -100,6 +100,17 @@ def test_a_misspelt_question_says_what_was_searched_and_one_click_searches_the_w
     page.wait_for_url(lambda url: "exact" not in query_of(url) and query_of(url).get("q") == ["chemoterapy"])
 
 
+def test_a_question_only_added_to_offers_to_search_only_its_words(screen, server):  # noqa: F811
+    from playwright.sync_api import expect
+
+    _size, page = screen
+    open_page(page, server)
+    question = "what if it comes back"  # a lay phrase: its clinical words are added, no word is repaired
+    ask(page, question, page.get_by_text(re.compile(r"also searching for “recurrent”")))
+    expect(page.get_by_role("button", name=f"Search only for {question}")).to_be_visible()
+    expect(page.get_by_role("button", name=re.compile("^Search instead for"))).to_have_count(0)
+
+
 # For each mark box on the page: its text, its bold text, what sits just before and after it, and the widest
 # gap between the end of a bold word and punctuation right after it inside the box (px).
 MARKS_JS = """

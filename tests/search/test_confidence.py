@@ -10,7 +10,16 @@ from passage_search.errors import IndexMismatchError
 from passage_search.index.build import build_index
 from passage_search.index.calibration import MIN_SD, Calibration, calibrate, probes
 from passage_search.passage import Hit, Passage
-from passage_search.search.confidence import ANSWER, NONE, RELATED, Z_ANSWER, Z_RELATED, assess
+from passage_search.search.confidence import (
+    ANSWER,
+    MIN_COVERAGE,
+    NONE,
+    RELATED,
+    Z_ANSWER,
+    Z_RELATED,
+    assess,
+    coverage,
+)
 from passage_search.search.searcher import Searcher
 
 CAL = Calibration(mean=0.1, sd=0.05, probes="x", count=300)
@@ -31,6 +40,41 @@ def test_the_state_follows_the_two_thresholds():
     assert assess([hit(just_answer - 2e-6)], just_answer, CAL)[0] == RELATED
     assert assess([hit(just_related)], just_related, CAL)[0] == RELATED
     assert assess([hit(just_related - 2e-6)], just_related - 2e-6, CAL)[0] == NONE
+
+
+def test_a_first_passage_with_enough_of_the_questions_words_is_related_not_nothing():
+    far = cosine(Z_RELATED) - 1.0  # far in meaning from every passage
+    assert assess([hit(far)], far, CAL, MIN_COVERAGE)[0] == RELATED
+    assert assess([hit(far)], far, CAL, MIN_COVERAGE - 1e-6)[0] == NONE
+    assert assess([hit(far)], far, CAL)[0] == NONE  # no coverage given: meaning alone decides
+    near = cosine(Z_ANSWER) + 1e-6  # words never lower a state
+    assert assess([hit(near)], near, CAL, 0.0)[0] == ANSWER
+
+
+FREQUENCIES = {"leg": 1, "amput": 1, "sarcoma": 10, "surgeri": 3}
+
+
+def test_coverage_weighs_each_word_by_how_rare_it_is_and_unseen_words_most():
+    # "sarcoma" is in every passage: having it says little; "bread" was never indexed: lacking it says a lot.
+    assert coverage([{"sarcoma"}, {"leg"}], {"leg"}, FREQUENCIES, 10) > 0.9
+    assert coverage([{"sarcoma"}, {"leg"}], {"sarcoma"}, FREQUENCIES, 10) < 0.1
+    assert coverage([{"bread"}, {"surgeri"}], {"surgeri"}, FREQUENCIES, 10) < 0.5
+    assert coverage([{"leg"}], {"leg"}, FREQUENCIES, 10) == 1.0
+    assert coverage([{"leg"}], set(), FREQUENCIES, 10) == 0.0
+
+
+def test_a_lay_word_counts_as_found_by_its_clinical_words_and_no_words_is_zero():
+    assert coverage([{"leg", "amput"}], {"amput"}, FREQUENCIES, 10) == 1.0
+    assert coverage([], {"leg"}, FREQUENCIES, 10) == 0.0  # "what is it": nothing to look for
+
+
+def test_the_question_words_leave_out_function_words_and_carry_lay_terms(fake_index, fake_embedder):
+    fake_searcher = Searcher(fake_index, embedder=fake_embedder)
+    forms = fake_searcher.analyze("will they have to take my leg off?")
+    assert {"leg", "amput"} in [set(t) for t in forms.asked]  # "take my leg off" is a lay term for amputation
+    assert not any({"will", "my", "off"} & set(t) for t in forms.asked)
+    typed = fake_searcher.search("will they have to take my leg off?", k=1, exact=True)
+    assert typed.expansions == ()  # as typed: no clinical words stand in
 
 
 def test_nothing_is_decided_by_the_best_passage_answer_by_the_first():

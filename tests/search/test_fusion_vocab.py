@@ -79,6 +79,18 @@ def test_lay_terms_add_clinical_words():
     assert vocabulary.expansions(words("a question with no lay terms in it at all")) == []
 
 
+@pytest.mark.parametrize("question", ["if it comes back", "what happens when it's coming back", "it came back"])
+def test_a_lay_phrase_is_understood_in_any_of_its_word_forms(question):
+    vocabulary = load_vocabulary()
+    assert "recurrent" in vocabulary.expansions(vocabulary.fold(words(question)))
+
+
+def test_a_single_lay_word_is_not_widened_to_its_stem():
+    vocabulary = load_vocabulary()
+    assert vocabulary.expansions(words("returning to work")) == []  # "returned" means recurrent, "return" not
+    assert "malignant" not in vocabulary.expansions(words("cancer"))  # "cancerous" is a lay word, "cancer" not
+
+
 def test_misspellings_are_repaired_to_corpus_words_but_common_words_are_left_alone():
     corrector = SpellingCorrector({"chemotherapy": 5, "leukemia": 3, "health": 4, "prostate": 2})
     assert corrector.correct("chemoterapy") == "chemotherapy"

@@ -208,6 +208,7 @@ def test_a_repaired_word_is_shown_and_exact_searches_the_words_as_typed(searcher
     assert result.corrections == {"surgrey": "surgery"}  # keyed by the word as typed
     assert result.question_parts() == [("surgery", True), (" for the tumour", False)]
     assert result.showing == "Showing results for surgery for the tumour" and result.rewritten and not result.exact
+    assert result.instead == "Search instead for “Surgrey for the tumour”"
     assert "surgeri" in result.terms
     typed = searcher.search("Surgrey for the tumour", k=3, exact=True)
     assert typed.exact and typed.corrections == {} and typed.showing == "" and not typed.rewritten
@@ -221,8 +222,10 @@ def test_lay_words_are_named_with_what_was_searched_for_them_and_exact_adds_none
     assert result.showing == (
         "Showing results for chemo after it came back, also searching for “chemotherapy”, “recurrent”, “recurrence”"
     )
+    # Nothing repaired: the offer does not repeat the question as a different one.
+    assert result.instead == "Search only for “chemo after it came back”"
     typed = searcher.search("chemo after it came back", k=3, exact=True)
-    assert typed.expansions == () and typed.understood == () and typed.showing == ""
+    assert typed.expansions == () and typed.understood == () and typed.showing == "" and typed.instead == ""
     forms = searcher.analyze("chemo after it came back", searcher.config.as_typed())
     assert "(" not in forms.dense_text and "chemotherapi" not in forms.terms
 
