@@ -35,6 +35,7 @@ def sets(part: str) -> list[tuple[str, Dataset]]:
     return [
         ("seed", load_beir(TESTS / "seed_beir", split=part, splits=SPLITS / "seed_questions.tsv")),
         ("sarcoma_blind", load_beir(TESTS / "sarcoma_blind", corpus=seed_corpus, split=part)),
+        ("sarcoma_blind2", load_beir(TESTS / "sarcoma_blind2", corpus=seed_corpus, split=part)),
         ("cancergov_lay", load_beir(TESTS / "cancergov_lay", corpus=cg_corpus, split=part,
                                     splits=SPLITS / "cancergov_lay.tsv")),
         ("cancergov_blind", load_beir(TESTS / "cancergov_blind", corpus=cg_corpus, split=part)),

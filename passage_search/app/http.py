@@ -82,6 +82,7 @@ class ResultBody(BaseModel):
     expansions: list[str]
     understood: list[UnderstoodBody]
     showing: str
+    instead: str
     exact: bool
     notices: list[str]
     filtered: bool

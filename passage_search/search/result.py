@@ -124,6 +124,7 @@ class SearchResult(Sequence[Hit]):
             "expansions": list(self.expansions),
             "understood": [{"words": words, "searched": list(wordings)} for words, wordings in self.understood],
             "showing": self.showing,
+            "instead": self.instead,
             "exact": self.exact,
             "notices": list(self.notices),
             "filtered": self.filtered,

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import IO
 
 import pytest
-from conftest import LOAD_MS, REPO, wait_for_layout, wait_for_run
+from conftest import LOAD_MS, REPO, serious_axe_violations, wait_for_layout, wait_for_run
 
 # The browser and the way a page is opened are the page tests' own (one place to change them).
 from test_page_browser import browser, new_context, open_page, shots  # noqa: F401
@@ -174,3 +174,4 @@ def test_the_evaluate_page_runs_the_seed_set_with_marks_tooltips_and_hybrid_firs
     width = page.evaluate("Math.max(document.documentElement.scrollWidth, document.body.scrollWidth)")
     assert width <= page.viewport_size["width"], f"the page scrolls sideways: {width} px"
     whole_page_screenshot(page, shots / f"evaluate-{page.size}.png")
+    assert serious_axe_violations(page) == []  # the finished run: table, tooltips, drill-down and plot

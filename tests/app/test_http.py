@@ -37,6 +37,7 @@ RESULT_KEYS = {
     "expansions",
     "understood",
     "showing",
+    "instead",
     "exact",
     "notices",
     "filtered",
@@ -123,6 +124,7 @@ def test_lay_words_are_named_in_the_json(client):
         {"words": "side effects", "searched": ["adverse effects"]},
     ]
     assert body["showing"].endswith("also searching for “chemotherapy”, “adverse effects”")
+    assert body["instead"] == "Search only for “chemo side effects”"  # nothing repaired: only words added
 
 
 def test_each_hit_carries_its_source_url(tmp_path):

@@ -480,13 +480,16 @@ def test_the_page_is_named_after_its_pages_and_drawn_in_teal(page, server, state
 # ---- axe-core in every state these tests touch -----------------------------------------------------------------
 
 
-@pytest.mark.parametrize("state", ["empty", "answer", "related", "none", "copied", "details"])
+@pytest.mark.parametrize("state", ["empty", "answer", "related", "none", "corrected", "copied", "details"])
 def test_axe_finds_no_serious_or_critical_violations(page, server, states, size, state):
     from playwright.sync_api import expect
 
     if state == "empty":
         open_page(page, server)
         expect(page.get_by_role("radiogroup", name="Example searches")).to_be_visible()
+    elif state == "corrected":  # "Showing results for …" with its "Search instead for …" button
+        ask(page, server, "chemoterapy side efects")
+        expect(page.get_by_role("button", name=re.compile("^Search instead for"))).to_be_visible()
     else:
         ask(page, server, asking(states, state if state in ("answer", "related", "none") else "answer"))
     if state == "copied":

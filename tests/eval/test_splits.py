@@ -30,7 +30,7 @@ def test_split_files_follow_the_rule(name):
     assert cells and all(split == rule(qid) for qid, _q, split in cells)
 
 
-@pytest.mark.parametrize("folder", ["sarcoma_blind", "cancergov_blind", "offtopic_blind"])
+@pytest.mark.parametrize("folder", ["sarcoma_blind", "sarcoma_blind2", "cancergov_blind", "offtopic_blind"])
 def test_blind_sets_carry_the_rule(folder):
     questions = rows(DATA / folder / "queries.jsonl")
     assert questions and all(q["metadata"]["split"] == rule(q["_id"]) for q in questions)
