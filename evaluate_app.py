@@ -24,6 +24,7 @@ from passage_search.eval.report import (
     HELP,
     best_modes,
     lower_is_better,
+    recall_description,
     recall_figure,
     table_rows,
     worst_first,
@@ -154,7 +155,7 @@ st.caption(
 with st.expander("What the numbers mean"):
     st.markdown("\n".join(f"- **{name}**: {text}" for name, text in HELP.items()))
 figure = recall_figure(result)
-st.pyplot(figure, width=640)  # a narrower screen shrinks it to fit
+st.pyplot(figure, width=640, alt=recall_description(result))  # a narrower screen shrinks it to fit
 if st.session_state.get("eval_out") is None:
     try:
         write_report(result, OUT / beir.slug(ds.name), figure=figure)
@@ -164,7 +165,7 @@ if st.session_state.get("eval_out") is None:
     st.session_state["eval_out"] = beir.slug(ds.name)
 st.caption(
     f"Report, TREC runs and per-question tables: {escape_markdown(st.session_state['eval_out'])}/ in the "
-    "evaluation output folder (`PASSAGE_SEARCH_EVAL_OUT`)."
+    "evaluation output folder (PASSAGE_SEARCH_EVAL_OUT)."  # no code style: grey on grey in a caption
 )
 
 st.subheader("Questions, worst first")

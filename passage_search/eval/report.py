@@ -169,6 +169,16 @@ def recall_limits(curves: list[tuple[float, ...]]) -> tuple[float, float]:
     return max(0.0, low - pad), min(1.0, high) + pad / 2
 
 
+def recall_description(result: EvalResult) -> str:
+    """The recall plot in words, for a screen reader (the image's alt text): what is drawn, and each mode's
+    recall at the first cut-off and the last."""
+    parts = [
+        f"{mode} {r.recall_curve[0]:.2f} at k = 1, {r.recall_curve[-1]:.2f} at k = {len(r.recall_curve)}"
+        for mode, r in result.modes.items() if r.recall_curve
+    ]
+    return f"Recall by the number of documents shown (k), one line per mode: {'; '.join(parts)}."
+
+
 def recall_figure(result: EvalResult) -> Figure:
     """Recall@k for k = 1..100 (log x), one line per mode, the y-axis scaled to the lines."""
     # A bare Figure on the Agg canvas: no pyplot state, safe in a server thread.

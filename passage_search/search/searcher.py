@@ -7,6 +7,7 @@ and lexical retrievers, fused). ``search`` returns one ``SearchResult``.
 from __future__ import annotations
 
 import numbers
+import threading
 import time
 from collections.abc import Callable, Collection, Iterable, Iterator
 from contextlib import contextmanager
@@ -64,6 +65,7 @@ class Searcher:
         # A reranker, or its folder (loaded now, so a bad folder fails here); None: the packaged folder,
         # loaded at the first search that asks for reranking.
         self._reranker: Reranker | None = load_reranker(reranker) if isinstance(reranker, Path | str) else reranker
+        self._reranker_lock = threading.Lock()
         self.index = load_index(self.root)
         self.embedder: Embedder = embedder or embedder_for(self.index, model, backend)
         check_compatible(self.index, self.embedder, self.root)
@@ -104,9 +106,10 @@ class Searcher:
     @property
     def reranker(self) -> Reranker:
         """The reranker given, else the packaged one (ModelError in one sentence if there is none)."""
-        if self._reranker is None:
-            self._reranker = load_reranker(None)
-        return self._reranker
+        with self._reranker_lock:  # two first questions at once (the HTTP face's threads) load it once
+            if self._reranker is None:
+                self._reranker = load_reranker(None)
+            return self._reranker
 
     @property
     def passages(self) -> list[Passage]:

@@ -169,7 +169,9 @@ def test_the_evaluate_page_runs_the_seed_set_with_marks_tooltips_and_hybrid_firs
     for other in modes[:-1]:
         expect(page.get_by_role("radio", name=other)).not_to_be_checked()
     expect(page.get_by_text("What the numbers mean")).to_be_visible()
-    expect(page.get_by_role("img").first).to_be_visible()  # the recall plot
+    plot = page.get_by_role("img", name=re.compile(r"^Recall by the number of documents shown"))
+    expect(plot).to_be_visible()  # the recall plot, described in words for a screen reader
+    assert all(f"{mode} " in plot.get_attribute("alt") for mode in modes)
     wait_for_layout(page)
     width = page.evaluate("Math.max(document.documentElement.scrollWidth, document.body.scrollWidth)")
     assert width <= page.viewport_size["width"], f"the page scrolls sideways: {width} px"

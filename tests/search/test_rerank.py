@@ -150,6 +150,38 @@ def test_rerank_on_without_any_reranker_is_refused_at_start(fake_index, tmp_path
         plain.search(QUESTION, rerank=True)
 
 
+def test_the_packaged_reranker_is_loaded_once_when_two_first_questions_ask_at_once(fake_index, fake, monkeypatch):
+    import threading
+
+    loads: list[int] = []
+    both_asking = threading.Barrier(2)
+    second_load = threading.Event()
+
+    def slow_load(path=None, **_kw):
+        loads.append(1)
+        if len(loads) > 1:
+            second_load.set()
+        # The first load lingers so that, without a lock, the other thread's load would start meanwhile (the
+        # wait ends at once if it does; with the lock it never does, and the wait only delays the pass).
+        second_load.wait(timeout=1.0)
+        return fake
+
+    monkeypatch.setattr("passage_search.search.searcher.load_reranker", slow_load)
+    plain = Searcher(fake_index, embedder=FakeEmbedder())
+    got: list[object] = []
+
+    def ask() -> None:
+        both_asking.wait()
+        got.append(plain.reranker)
+
+    threads = [threading.Thread(target=ask) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert loads == [1] and got == [fake, fake]
+
+
 # ---- the faces: CLI, HTTP, eval -----------------------------------------------------------------------------
 
 
