@@ -300,6 +300,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--unshared", action="store_true", help="with --rebuilds: each generation loads its own model")
     ap.add_argument("--workdir", type=Path, default=Path("bench-out") / "page-rebuilds")
     args = ap.parse_args(argv)
+    from passage_search.errors import PassageSearchError
+    from passage_search.index.store import load_index
+
+    try:  # an index the page would refuse fails here in one sentence, not after minutes of waiting for a card
+        load_index(args.index)
+    except PassageSearchError as exc:
+        print(f"page_bench: {exc}", file=sys.stderr)
+        return 1
     if args.rebuilds:
         if args.corpus is None:
             ap.error("--rebuilds needs --corpus")
