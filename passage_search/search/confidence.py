@@ -1,9 +1,10 @@
 """How sure a search is that its first hit answers the question: one of three states, carried by every result.
 
 The states are read on the index's own scale (``index/calibration.py``): a cosine similarity counted in
-standard deviations above what questions no page answers reach on this corpus. The two thresholds were
+standard deviations above what questions no page answers reach on this corpus, with the share of the
+question's words the first passage has (``coverage``) as a second signal for "nothing". The three cuts were
 chosen on the tune parts of our question sets over both corpora (``experiments/confidence_tune.py``,
-docs/ranking.md); the test parts were not read.
+docs/ranking.md); the test parts were read once, afterwards.
 """
 
 from __future__ import annotations
@@ -23,17 +24,16 @@ STATES = (ANSWER, RELATED, NONE)
 # corpora's tune parts (the bundled page must not pay for a gain on a large corpus); F0.5 because a "Best
 # answer" badge on a wrong passage misleads, and a missing one only leaves the passage first, as "Related".
 Z_ANSWER = 6.5
-# "nothing": the best passage's z below this. The highest cut at which "nothing" was right at least 95 %
-# of the time on both corpora's tune parts: telling a patient there is no answer when there is one costs
-# more than showing related passages for a question the pages do not cover. (A second signal, the best
-# BM25 score on the probes' scale, was tried and dropped: BM25 grows with the question's length, so it
-# rescued long off-topic questions and not short on-topic ones; docs/ranking.md.)
+# "nothing": the best passage's z below this ...
 Z_RELATED = 4.75
-# ... unless the first passage has at least this share of the question's words (``coverage``): a lay
-# question can be far from every passage in meaning and still name what one is about ("will they have to take
-# my leg off?" and the Surgery passage's "amputation"). Chosen with Z_RELATED on the tune parts: the most
+# ... and the first passage has less than this share of the question's words (``coverage``): a lay question
+# can be far from every passage in meaning and still name what one is about ("will they have to take my leg
+# off?" and the Surgery passage's "amputation"). The two were chosen together on the tune parts: the most
 # "nothing" recall with "nothing" right at least 95 % of the time and at most 5 % of the answerable questions
-# (a right passage in the first three) called "nothing", on every corpus (experiments/confidence_tune.py).
+# (a right passage in the first three) called "nothing", on every corpus (experiments/confidence_tune.py):
+# telling a patient there is no answer when there is one is the worse mistake, so it gets a bar of its own.
+# (The best BM25 score, tried as the second signal before, grows with the question's length: it rescued long
+# off-topic questions and not one-word ones; docs/ranking.md.)
 MIN_COVERAGE = 0.35
 
 # Short names for each state, the same on every face (page, CLI, HTTP).
