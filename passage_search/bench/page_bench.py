@@ -17,6 +17,7 @@ from typing import IO, Any
 
 from passage_search.bench.common import REPO, free_port, percentiles, ratio, stop
 from passage_search.bench.common import questions as question_set
+from passage_search.errors import PassageSearchError
 from passage_search.search.confidence import LABELS, NONE
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -300,14 +301,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--unshared", action="store_true", help="with --rebuilds: each generation loads its own model")
     ap.add_argument("--workdir", type=Path, default=Path("bench-out") / "page-rebuilds")
     args = ap.parse_args(argv)
-    from passage_search.errors import PassageSearchError
     from passage_search.index.store import load_index
-
     try:  # an index the page would refuse fails here in one sentence, not after minutes of waiting for a card
         load_index(args.index)
     except PassageSearchError as exc:
-        print(f"page_bench: {exc}", file=sys.stderr)
-        return 1
+        sys.exit(f"page_bench: {exc}")
     if args.rebuilds:
         if args.corpus is None:
             ap.error("--rebuilds needs --corpus")

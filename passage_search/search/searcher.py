@@ -6,20 +6,18 @@ and lexical retrievers, fused). ``search`` returns one ``SearchResult``.
 
 from __future__ import annotations
 
-import numbers
 import threading
 import time
-from collections.abc import Callable, Collection, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import TypeGuard
 
 import numpy as np
 
 from passage_search.analysis import Vocabulary, analyze, load_vocabulary
 from passage_search.embed.base import Embedder
-from passage_search.errors import IndexMismatchError, QueryError
+from passage_search.errors import IndexMismatchError
 from passage_search.index.calibration import Calibration
 from passage_search.index.lexical import lexical_text
 from passage_search.index.manifest import Manifest
@@ -37,6 +35,7 @@ from passage_search.search.intent import IntentModel, load_intent
 from passage_search.search.model import check_compatible, embedder_for
 from passage_search.search.query import QueryAnalyzer, QueryForms, clean_query
 from passage_search.search.reorder import rerank_hits
+from passage_search.search.request import checked_request
 from passage_search.search.result import SearchResult
 from passage_search.search.retrievers import DenseRetriever, HeadingRetriever, LexicalRetriever, Query, Retriever
 from passage_search.search.spelling import SpellingCorrector
@@ -287,31 +286,6 @@ class Searcher:
             )
             for rank, (row, score) in enumerate(fused[:k], start=1)
         ]
-
-
-def checked_request(k: object, within: object, rows: int) -> tuple[int, frozenset[int] | None]:
-    """``k`` (at most ``rows``) and ``within`` as searched; ``QueryError`` in one sentence if either cannot be.
-
-    The mode is checked by ``SearchConfig``. A bool is no count, and row -1 is no row (not the last one).
-    """
-
-    def whole(value: object) -> TypeGuard[numbers.Integral]:
-        return isinstance(value, numbers.Integral) and not isinstance(value, bool)
-
-    def shown(value: object) -> str:  # 7, not np.int64(7)
-        return str(int(value)) if whole(value) else repr(value)
-
-    if not whole(k) or k < 1:
-        raise QueryError(f"k must be a whole number of at least 1, not {shown(k)}.")
-    if within is None:
-        return min(int(k), rows), None
-    if isinstance(within, str | bytes) or not isinstance(within, Iterable):
-        raise QueryError(f"within must be a collection of passage rows, not a {type(within).__name__}.")
-    asked = list(within)
-    bad = [r for r in asked if not whole(r) or not 0 <= int(r) < rows]
-    if bad:
-        raise QueryError(f"within must hold passage rows from 0 to {rows - 1}, not {shown(bad[0])}.")
-    return min(int(k), rows), frozenset(int(r) for r in asked)
 
 
 @contextmanager
