@@ -48,6 +48,7 @@ FUNCTION_WORDS = frozenset(
     "with would you your".split()
 )
 
+
 @dataclass(frozen=True)
 class Vocabulary:
     spelling: dict[str, str]
@@ -91,8 +92,12 @@ class Vocabulary:
 
     def expansions(self, tokens: Sequence[str]) -> list[str]:
         """The clinical words for every lay term or abbreviation found in ``tokens`` (folded words)."""
+        return self.clinical_words(self.lay_keys(tokens))
+
+    def clinical_words(self, keys: Sequence[tuple[str, ...]]) -> list[str]:
+        """The clinical words of the lay terms ``keys`` (``lay_keys``' answer), each once, in order."""
         found: list[str] = []
-        for key in self.lay_keys(tokens):
+        for key in keys:
             found.extend(w for w in self.lay_terms[key] if w not in found)
         return found
 

@@ -49,7 +49,7 @@ def correction_line(result: SearchResult) -> None:
     also = escape_markdown(f", also searching for {result.also_searched}") if result.understood else ""
     st.markdown(f"Showing results for {words}{also}")
     st.button(
-        f"Search {'instead' if result.corrections else 'only'} for {escape_markdown(_shortened(result.question))}",
+        result.instead_for(escape_markdown(_shortened(result.question))),
         key="search-as-typed",
         icon=":material/undo:",
         on_click=_search_exactly,

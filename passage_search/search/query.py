@@ -76,23 +76,27 @@ class QueryAnalyzer:
                 if fixed != token:
                     corrections[word] = fixed
                     tokens[i] = fixed
-        expanding = cfg.expand_lexical or cfg.expand_dense
-        expansions = tuple(self.vocabulary.expansions(tokens)) if expanding else ()
-        understood = lay_phrases(self.vocabulary, tokens, self.wordings) if expansions else ()
+        # The lay terms are looked for once; the added words, what the faces name and ``asked`` all follow.
+        keys = self.vocabulary.lay_keys(tokens) if cfg.expand_lexical or cfg.expand_dense else []
+        expansions = tuple(self.vocabulary.clinical_words(keys))
+        understood = lay_phrases(self.vocabulary, keys, self.wordings)
         dense_text = _replace_words(text, corrections) if corrections else text
         if cfg.expand_dense and expansions:
             dense_text = f"{dense_text} ({' '.join(expansions)})"
         lexical_words = tokens + list(expansions if cfg.expand_lexical else ())
         terms = tuple(analyze(" ".join(lexical_words), self.vocabulary if cfg.fold_spelling else _NO_FOLDING))
-        asked = asked_terms(tokens, self.vocabulary if expansions else _NO_FOLDING)
+        asked = asked_terms(tokens, keys, self.vocabulary)
         return QueryForms(text, dense_text, terms, corrections, expansions, query_notices(query), understood, asked)
 
 
-def asked_terms(tokens: list[str], vocabulary: Vocabulary) -> tuple[frozenset[str], ...]:
+def asked_terms(
+    tokens: list[str], keys: list[tuple[str, ...]], vocabulary: Vocabulary
+) -> tuple[frozenset[str], ...]:
     """``QueryForms.asked`` for a question's (folded, repaired) words: each word that is not a function word,
-    as an index term, with the index terms of the clinical words of the lay term it is part of, if any."""
+    as an index term, with the index terms of the clinical words of the lay term it is part of, if any.
+    ``keys``: the lay terms found in ``tokens`` (``Vocabulary.lay_keys``; none when nothing is expanded)."""
     standing_for: dict[str, set[str]] = {}
-    for key in vocabulary.lay_keys(tokens):
+    for key in keys:
         clinical = analyze(" ".join(vocabulary.lay_terms[key]), _NO_FOLDING)
         for term in _content_terms(list(key)):
             standing_for.setdefault(term, set()).update(clinical)
@@ -104,15 +108,12 @@ def _content_terms(tokens: list[str]) -> list[str]:
 
 
 def lay_phrases(
-    vocabulary: Vocabulary, tokens: list[str], wordings: dict[tuple[str, ...], tuple[str, ...]]
+    vocabulary: Vocabulary, keys: list[tuple[str, ...]], wordings: dict[tuple[str, ...], tuple[str, ...]]
 ) -> tuple[tuple[str, tuple[str, ...]], ...]:
-    """(lay words, the clinical wordings searched for them) for each lay term in ``tokens``, found by
-    ``Vocabulary.lay_keys`` as ``Vocabulary.expansions`` finds them: ("spread", ("metastatic", "stage iv", ...)).
+    """(lay words, the clinical wordings searched for them) for each lay term of ``keys`` (found by
+    ``Vocabulary.lay_keys``): ("spread", ("metastatic", "stage iv", ...)).
     ``wordings``: ``lay_wordings(vocabulary)``."""
-    found = [
-        (" ".join(key), wordings.get(key) or (" ".join(vocabulary.lay_terms[key]),))
-        for key in vocabulary.lay_keys(tokens)
-    ]
+    found = [(" ".join(key), wordings.get(key) or (" ".join(vocabulary.lay_terms[key]),)) for key in keys]
     return tuple(dict.fromkeys(found))
 
 

@@ -108,9 +108,11 @@ class SearchResult(Sequence[Hit]):
         """The offer to search the words as typed, beside ``showing`` ("" when searched as typed): "Search
         instead for “…”" when words were repaired; "Search only for “…”" when clinical words were only added
         (the words would read the same twice)."""
-        if not self.rewritten:
-            return ""
-        return f"Search {'instead' if self.corrections else 'only'} for “{self.question}”"
+        return self.instead_for(f"“{self.question}”") if self.rewritten else ""
+
+    def instead_for(self, shown: str) -> str:
+        """``instead`` with the question written as a face shows it (``shown``: shortened, escaped)."""
+        return f"Search {'instead' if self.corrections else 'only'} for {shown}"
 
     def to_json(self) -> dict[str, Any]:
         return {
