@@ -10,6 +10,8 @@ import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 
+from passage_search.eval.metrics import percentile
+
 _CHECKOUT = Path(__file__).resolve().parents[2]
 # The checkout this package runs from (editable install), else the folder the benchmark is run in: an
 # installed package has no corpus/, tests/ or ../shared of its own.
@@ -25,17 +27,7 @@ FALLBACK_QUESTIONS = (
 
 def percentiles(values: Sequence[float]) -> dict[str, float]:
     """p50, p95 and p99 (linear interpolation between order statistics), in the values' unit."""
-    ordered = sorted(values)
-    if not ordered:
-        return {"p50": 0.0, "p95": 0.0, "p99": 0.0}
-
-    def at(q: float) -> float:
-        pos = (len(ordered) - 1) * q / 100
-        low = int(pos)
-        high = min(low + 1, len(ordered) - 1)
-        return ordered[low] + (ordered[high] - ordered[low]) * (pos - low)
-
-    return {"p50": round(at(50), 3), "p95": round(at(95), 3), "p99": round(at(99), 3)}
+    return {f"p{q}": round(percentile(values, q), 3) for q in (50, 95, 99)}
 
 
 def peak_rss_mb() -> float:
