@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import streamlit as st
 
 from passage_search.app import page
+from passage_search.app.launch import index_folder
 from passage_search.app.loaders import (
     current_generation,
     feedback_store,
@@ -22,8 +22,7 @@ from passage_search.eval.feedback import feedback_path
 from passage_search.search.confidence import ANSWER, NONE, RELATED
 from passage_search.search.config import MODES
 
-HERE = Path(__file__).resolve().parent
-INDEX_DIR = Path(os.environ.get("PASSAGE_SEARCH_INDEX", HERE / "index"))
+INDEX_DIR = index_folder(Path(__file__))
 RESULT_COUNTS = [3, 5, 10, 20]
 
 # Until the index is loaded; then the corpus's own title names the tab (set_page_config may be called again).

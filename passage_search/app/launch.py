@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-INDEX_ENV = "PASSAGE_SEARCH_INDEX"  # read the same way by search_app.py
+INDEX_ENV = "PASSAGE_SEARCH_INDEX"
 WATCHER_ENV = "STREAMLIT_SERVER_FILE_WATCHER_TYPE"
 # Modules Streamlit imports on a page's first run only: the emoji table for set_page_config's icon took
 # 0.25 s of the first visitor's wait (python -X importtime). A name missing in another version is skipped.
@@ -39,8 +39,7 @@ def main(argv: list[str] | None = None) -> int:
         print(USAGE, file=sys.stderr)
         return 2
     script = Path(args[0]).resolve()
-    index_dir = Path(os.environ.get(INDEX_ENV, str(script.parent / "index")))  # search_app.py's default
-    warm(script, str(index_dir))
+    warm(script, str(index_folder(script)))
     # Imported after the warm-up and run in this process, so the page's script finds it all loaded.
     from streamlit import delta_generator
     from streamlit.web import cli
@@ -58,6 +57,12 @@ def main(argv: list[str] | None = None) -> int:
     sys.argv = ["streamlit", "run", str(script), *options]
     cli.main(prog_name="streamlit")  # click parses the options as `streamlit run` does, then exits
     return 0
+
+
+def index_folder(script: Path) -> Path:
+    """The index a page serves: $PASSAGE_SEARCH_INDEX, else ``index/`` beside the page's script. The page reads
+    it with this function too, so the launcher warms the index the page then opens."""
+    return Path(os.environ.get(INDEX_ENV, str(script.resolve().parent / "index")))
 
 
 def warm(script: Path, index_dir: str) -> None:
